@@ -1,0 +1,133 @@
+package loss
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// ErrEmptyBatch is returned (wrapped) for a batch without rows or columns.
+var ErrEmptyBatch = errors.New("empty batch")
+
+// checkFinite returns an error naming the first NaN or infinite element of m.
+func checkFinite(what string, m *mat.Dense) error {
+	var err error
+	rows(m, func(i int, r []float64) {
+		if err != nil {
+			return
+		}
+		for j, v := range r {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				err = fmt.Errorf("%s row %d column %d is %v", what, i, j, v)
+				return
+			}
+		}
+	})
+	return err
+}
+
+// checkMatrix rejects a nil, empty or non-finite matrix.
+func checkMatrix(what string, m *mat.Dense) error {
+	if m == nil || m.IsEmpty() {
+		return fmt.Errorf("%s: %w", what, ErrEmptyBatch)
+	}
+	return checkFinite(what, m)
+}
+
+// checkGroupBatch validates the input of a group loss.
+func checkGroupBatch(e *mat.Dense, groups []int) error {
+	if err := checkMatrix("embeddings", e); err != nil {
+		return err
+	}
+	if n, _ := e.Dims(); len(groups) != n {
+		return fmt.Errorf("%d group ids for %d embeddings", len(groups), n)
+	}
+	return nil
+}
+
+// checkPairBatch validates the input of a pair loss; subgroups may be nil.
+func checkPairBatch(a, b *mat.Dense, scores []float64, subgroups []int) error {
+	if err := checkMatrix("a", a); err != nil {
+		return err
+	}
+	if err := checkMatrix("b", b); err != nil {
+		return err
+	}
+	n, da := a.Dims()
+	m, db := b.Dims()
+	if n != m || da != db {
+		return fmt.Errorf("a is %dx%d but b is %dx%d, want the same shape", n, da, m, db)
+	}
+	if len(scores) != n {
+		return fmt.Errorf("%d scores for %d pairs", len(scores), n)
+	}
+	for i, s := range scores {
+		if math.IsNaN(s) || math.IsInf(s, 0) {
+			return fmt.Errorf("score of pair %d is %v", i, s)
+		}
+	}
+	if subgroups != nil && len(subgroups) != n {
+		return fmt.Errorf("%d subgroups for %d pairs", len(subgroups), n)
+	}
+	return nil
+}
+
+// checkClasses rejects group ids outside [0, classes).
+func checkClasses(loss string, groups []int, classes int) error {
+	for i, g := range groups {
+		if g < 0 || g >= classes {
+			return fmt.Errorf("%s: group id %d of sample %d is outside [0, %d)", loss, g, i, classes)
+		}
+	}
+	return nil
+}
+
+func checkPositive(what string, v float64) error {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return fmt.Errorf("%s %v, want a finite number > 0", what, v)
+	}
+	return nil
+}
+
+func checkNonNegative(what string, v float64) error {
+	if !(v >= 0) || math.IsInf(v, 0) {
+		return fmt.Errorf("%s %v, want a finite number >= 0", what, v)
+	}
+	return nil
+}
+
+// softplus is log(1 + exp(x)), computed without overflow.
+func softplus(x float64) float64 {
+	return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+// crossEntropy returns weight * mean_i -log softmax(logits_i)[target_i] and
+// adds its gradient with respect to the logits into g. The rows of logits
+// may be strided views.
+func crossEntropy(logits *mat.Dense, targets []int, weight float64, g *mat.Dense) float64 {
+	n, _ := logits.Dims()
+	scale := weight / float64(n)
+	total := 0.0
+	rows(logits, func(i int, l []float64) {
+		m := math.Inf(-1)
+		for _, v := range l {
+			m = math.Max(m, v)
+		}
+		sum := 0.0
+		for _, v := range l {
+			sum += math.Exp(v - m)
+		}
+		lse := m + math.Log(sum)
+		total += lse - l[targets[i]]
+		gr := row(g, i)
+		for j, v := range l {
+			gr[j] += scale * math.Exp(v-lse)
+		}
+		gr[targets[i]] -= scale
+	})
+	return total * scale
+}
