@@ -169,6 +169,8 @@ type pairwise struct {
 	x, y       *mat.Dense // inputs of the last compute
 	xn, yn     *mat.Dense // cosine: rows scaled by 1/nx, 1/ny
 	nx, ny     []float64  // cosine: max(|row|, eps); euclidean: squared norms
+	ynBuf      *mat.Dense // storage of yn when y is not x (yn aliases xn on self calls)
+	nyBuf      []float64  // storage of ny, likewise
 	d          *mat.Dense // the distance matrix
 	w          *mat.Dense // gradient workspace (n×m)
 	gxn, gyn   *mat.Dense // gradient workspaces (n×dim, m×dim)
@@ -189,7 +191,8 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 		if self {
 			p.yn, p.ny = p.xn, p.nx
 		} else {
-			p.yn, p.ny = normalizeRows(p.yn, p.ny, y)
+			p.ynBuf, p.nyBuf = normalizeRows(p.ynBuf, p.nyBuf, y)
+			p.yn, p.ny = p.ynBuf, p.nyBuf
 		}
 		negProduct(p.d, p.xn, p.yn, self)
 		rows(p.d, func(_ int, r []float64) {
@@ -201,7 +204,8 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 		negProduct(p.d, x, y, self)
 	case Euclidean:
 		p.nx = sqNorms(p.nx, x)
-		p.ny = sqNorms(p.ny, y)
+		p.nyBuf = sqNorms(p.nyBuf, y)
+		p.ny = p.nyBuf
 		blas64.Gemm(blas.NoTrans, blas.Trans, -2, x.RawMatrix(), y.RawMatrix(), 0, p.d.RawMatrix())
 		rows(p.d, func(i int, r []float64) {
 			xi := row(x, i)

@@ -316,3 +316,34 @@ func TestDistances(t *testing.T) {
 		t.Error("row-wise distance of 5 and 2 rows accepted")
 	}
 }
+
+// A loss used first on a batch against itself and then against a memory of
+// another size must not share workspaces between the two (regression: the
+// self call aliased the y buffers to the x ones).
+func TestTripletLossThenLossAgainst(t *testing.T) {
+	for _, d := range []loss.Distance{loss.Cosine, loss.Euclidean} {
+		tr := loss.NewTriplet()
+		tr.Distance = d
+		rng := rand.New(rand.NewPCG(1, 2))
+		e := randDense(rng, 6, 4)
+		g := []int{0, 0, 1, 1, 2, 2}
+		if _, _, err := tr.Loss(e, g); err != nil {
+			t.Fatal(err)
+		}
+		ref := randDense(rng, 9, 4)
+		refG := []int{0, 1, 2, 0, 1, 2, 0, 1, 2}
+		got, _, err := tr.LossAgainst(e, g, ref, refG)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := loss.NewTriplet()
+		fresh.Distance = d
+		want, _, err := fresh.LossAgainst(e, g, ref, refG)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%v: LossAgainst after Loss = %v, fresh = %v", d, got, want)
+		}
+	}
+}
