@@ -26,6 +26,10 @@ type PairData struct {
 	A, B      []int
 	Scores    []float64
 	Subgroups []int
+	// Objects[r] is the object of row r of X, which the trainable
+	// encoders (Config.Trainable) encode; required with them, unused
+	// otherwise. cache.Matrix.Objects is such a list.
+	Objects []any
 }
 
 // GroupData is a set of objects with group ids over an embedding matrix:
@@ -34,6 +38,10 @@ type GroupData struct {
 	X      *mat.Dense
 	Rows   []int
 	Groups []int
+	// Objects[r] is the object of row r of X, which the trainable
+	// encoders (Config.Trainable) encode; required with them, unused
+	// otherwise. cache.Matrix.Objects is such a list.
+	Objects []any
 }
 
 func (*PairData) dataset()  {}
@@ -48,8 +56,8 @@ func (d *GroupData) Len() int { return len(d.Groups) }
 // ErrEmpty is returned for a dataset without samples.
 var ErrEmpty = errors.New("empty dataset")
 
-// Validate checks lengths, row indices, scores and that every referenced
-// embedding is finite.
+// Validate checks lengths (Objects, when set, has one object per row of X),
+// row indices, scores and that every referenced embedding is finite.
 func (d *PairData) Validate() error {
 	if d == nil || d.X == nil {
 		return errors.New("pair data: X is nil")
@@ -68,6 +76,9 @@ func (d *PairData) Validate() error {
 		return fmt.Errorf("pair data: %d pairs but %d subgroups", n, len(d.Subgroups))
 	}
 	rows, _ := d.X.Dims()
+	if d.Objects != nil && len(d.Objects) != rows {
+		return fmt.Errorf("pair data: %d objects for X's %d rows", len(d.Objects), rows)
+	}
 	checked := make(map[int]bool)
 	for i := range n {
 		for side, r := range [2]int{d.A[i], d.B[i]} {
@@ -91,8 +102,9 @@ func (d *PairData) Validate() error {
 	return nil
 }
 
-// Validate checks lengths, row indices, group ids (>= 0) and that every
-// referenced embedding is finite.
+// Validate checks lengths (Objects, when set, has one object per row of X),
+// row indices, group ids (>= 0) and that every referenced embedding is
+// finite.
 func (d *GroupData) Validate() error {
 	if d == nil || d.X == nil {
 		return errors.New("group data: X is nil")
@@ -107,6 +119,9 @@ func (d *GroupData) Validate() error {
 	}
 	if d.Rows != nil && len(d.Rows) != n {
 		return fmt.Errorf("group data: %d rows but %d groups", len(d.Rows), n)
+	}
+	if d.Objects != nil && len(d.Objects) != rows {
+		return fmt.Errorf("group data: %d objects for X's %d rows", len(d.Objects), rows)
 	}
 	checked := make(map[int]bool)
 	for i := range n {

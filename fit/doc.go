@@ -1,6 +1,7 @@
-// Package fit trains a head on frozen embeddings: pair and group loaders
-// (with a class-balanced sampler), optimisers (SGD, Adam, AdamW), learning-rate
-// schedules, gradient clipping, cross-batch memory, and the training loop Fit
+// Package fit trains a head on frozen embeddings, with optional trainable
+// encoders beside them: pair and group loaders (with a class-balanced
+// sampler), optimisers (SGD, Adam, AdamW), learning-rate schedules, gradient
+// clipping, cross-batch memory, and the training loop Fit
 // with validation, early stopping, atomic resumable checkpoints, progress,
 // logging and a saved history (JSON, CSV and a PNG of the curves).
 //
@@ -18,6 +19,15 @@
 //		Dir:       "runs/quickstart",
 //	}, train, val)
 //
-// The encoder inputs are constants in training: only the head (and the
-// loss's own parameters, such as ArcFace's class matrix) learn.
+// The frozen encoders' columns are constants in training; the head, the
+// loss's own parameters (such as ArcFace's class matrix) and any trainable
+// encoders learn. Trainable encoders (Config.Trainable, such as
+// models.EmbeddingTable for a categorical field) encode each batch's
+// objects, given per row of X in the data's Objects (cache.Matrix.Objects);
+// the head sees [X's columns | their outputs] and its input gradient flows
+// back into them:
+//
+//	train := &fit.GroupData{X: m.X, Rows: rows[0].Rows, Groups: rows[0].Groups, Objects: m.Objects}
+//	h, _ := head.New(head.Config{Kind: head.KindLinear, Out: 128}, 384+table.Dim(), 1)
+//	cfg.Head, cfg.Trainable = h, []fit.TrainableEncoder{table}
 package fit

@@ -16,7 +16,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func rPrecision(t *testing.T, h head.Head, d *GroupData) float64 {
 	t.Helper()
 	r := &run{cfg: Config{Head: h, BatchSize: 256}}
-	res, err := eval.Groups(context.Background(), r.embed(d.X, identity(d.Len())), d.Groups, eval.Options{K: 10})
+	y, err := r.embed(d.X, nil, identity(d.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eval.Groups(context.Background(), y, d.Groups, eval.Options{K: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +34,15 @@ func pairMRR(t *testing.T, h head.Head, d *PairData) float64 {
 	for i := range ones {
 		ones[i] = 1
 	}
-	res, err := eval.Pairs(context.Background(), r.embed(d.X, d.A), r.embed(d.X, d.B), ones, eval.Options{K: 10})
+	ya, err := r.embed(d.X, nil, d.A)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yb, err := r.embed(d.X, nil, d.B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eval.Pairs(context.Background(), ya, yb, ones, eval.Options{K: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,9 @@ func (o *Adam) Step(params []*head.Param, lr float64) error {
 	return nil
 }
 
-func adamKernel(w, g, m, v []float64, b1, b2, stepSize, bc2, eps float64) {
+// adamGo applies one Adam step without weight decay to w given its
+// gradient g and moments m, v (as long as w at least).
+func adamGo(w, g, m, v []float64, b1, b2, stepSize, bc2, eps float64) {
 	m = m[:len(w)]
 	v = v[:len(w)]
 	g = g[:len(w)]

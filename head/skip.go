@@ -5,7 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/mixed"
 )
 
 // SkipConnection stacks NLayers gated residual layers:
@@ -25,9 +28,10 @@ type skipLayer struct {
 	drop   *dropout
 	s      []float64 // sigmoid(g) of the last forward
 	x      *mat.Dense
-	z      *mat.Dense // fc output (before gating)
+	z      *mat.Dense // fc output (before gating), in float64 precision
 	y      *mat.Dense
 	dz, dx *mat.Dense
+	dz32   blas32.General // dL/dz in float32 precision
 }
 
 func newSkip(cfg Config, dim int, drop *dropout, rng *rand.Rand, prefix string) (*SkipConnection, error) {
@@ -82,8 +86,20 @@ func (h *SkipConnection) Forward(x *mat.Dense, train bool) *mat.Dense {
 			l.s[j] = 1 / (1 + math.Exp(-g))
 		}
 		l.x = x
-		l.z = l.fc.forward(l.drop.forward(x, train))
 		l.y = resize(l.y, r, h.dim)
+		if l.fc.f32 {
+			// z = x W^T + b is only kept as the float32 product.
+			z, b := l.fc.forward32(l.drop.forward(x, train)), l.fc.b.Value.RawMatrix().Data
+			rows(l.y, func(i int, yr []float64) {
+				zr, xr := z.Data[i*z.Stride:i*z.Stride+len(yr)], row(x, i)
+				for j, v := range zr {
+					yr[j] = (b[j]+float64(v))*l.s[j] + xr[j]
+				}
+			})
+			x = l.y
+			continue
+		}
+		l.z = l.fc.forward(l.drop.forward(x, train))
 		rows(l.z, func(i int, zr []float64) {
 			yr, xr := row(l.y, i), row(x, i)
 			for j, v := range zr {
@@ -115,17 +131,35 @@ func (h *SkipConnection) backwardParams(dy *mat.Dense) {
 // backward takes dL/dy of the layer; with needDx it returns dL/dx.
 func (l *skipLayer) backward(dy *mat.Dense, needDx bool) *mat.Dense {
 	r, c := dy.Dims()
-	l.dz = resize(l.dz, r, c)
 	gg := l.g.Grad.RawMatrix().Data
-	rows(dy, func(i int, dr []float64) {
-		zr, dzr := row(l.z, i), row(l.dz, i)
-		for j, v := range dr {
-			s := l.s[j]
-			gg[j] += v * zr[j] * s * (1 - s)
-			dzr[j] = v * s
-		}
-	})
-	dxd := l.fc.backward(l.dz, needDx)
+	var dxd *mat.Dense
+	if l.fc.fwd32 {
+		// One pass for the gate and bias gradients and dL/dz in float32.
+		z, b, gb := l.fc.z32, l.fc.b.Value.RawMatrix().Data, l.fc.b.Grad.RawMatrix().Data
+		dz := mixed.Resize(&l.dz32, r, c)
+		rows(dy, func(i int, dr []float64) {
+			zr, dzr := z.Data[i*z.Stride:i*z.Stride+len(dr)], dz.Data[i*dz.Stride:i*dz.Stride+len(dr)]
+			for j, v := range dr {
+				s := l.s[j]
+				gg[j] += v * (b[j] + float64(zr[j])) * s * (1 - s)
+				d := v * s
+				gb[j] += d
+				dzr[j] = float32(d)
+			}
+		})
+		dxd = l.fc.backward32(dz, needDx)
+	} else {
+		l.dz = resize(l.dz, r, c)
+		rows(dy, func(i int, dr []float64) {
+			zr, dzr := row(l.z, i), row(l.dz, i)
+			for j, v := range dr {
+				s := l.s[j]
+				gg[j] += v * zr[j] * s * (1 - s)
+				dzr[j] = v * s
+			}
+		})
+		dxd = l.fc.backward(l.dz, needDx)
+	}
 	if !needDx {
 		return nil
 	}

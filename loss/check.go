@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -13,6 +14,14 @@ var ErrEmptyBatch = errors.New("empty batch")
 
 // checkFinite returns an error naming the first NaN or infinite element of m.
 func checkFinite(what string, m *mat.Dense) error {
+	// A sum is finite when every term is (NaN and ±Inf propagate), and
+	// floats.Sum is vectorised: scan element by element only to name the
+	// culprit, or when the sum overflowed.
+	if raw := m.RawMatrix(); raw.Stride == raw.Cols {
+		if s := floats.Sum(raw.Data[:raw.Rows*raw.Cols]); !math.IsNaN(s) && !math.IsInf(s, 0) {
+			return nil
+		}
+	}
 	var err error
 	rows(m, func(i int, r []float64) {
 		if err != nil {
@@ -109,23 +118,28 @@ func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 // adds its gradient with respect to the logits into g. The rows of logits
 // may be strided views.
 func crossEntropy(logits *mat.Dense, targets []int, weight float64, g *mat.Dense) float64 {
-	n, _ := logits.Dims()
+	n, c := logits.Dims()
 	scale := weight / float64(n)
 	total := 0.0
+	e := make([]float64, c) // exp(l_j - max l) of the current row
 	rows(logits, func(i int, l []float64) {
 		m := math.Inf(-1)
 		for _, v := range l {
-			m = math.Max(m, v)
+			if v > m { // math.Max is a call on amd64; NaN logits give a NaN sum anyway
+				m = v
+			}
 		}
 		sum := 0.0
-		for _, v := range l {
-			sum += math.Exp(v - m)
-		}
-		lse := m + math.Log(sum)
-		total += lse - l[targets[i]]
-		gr := row(g, i)
 		for j, v := range l {
-			gr[j] += scale * math.Exp(v-lse)
+			x := math.Exp(v - m)
+			e[j] = x
+			sum += x
+		}
+		total += m + math.Log(sum) - l[targets[i]]
+		gr := row(g, i)
+		f := scale / sum
+		for j, x := range e {
+			gr[j] += f * x
 		}
 		gr[targets[i]] -= scale
 	})

@@ -5,9 +5,12 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/mixed"
 )
 
 // Distance names one of the distances of SPEC section 1. Its row-wise form
@@ -176,6 +179,13 @@ type pairwise struct {
 	gxn, gyn   *mat.Dense // gradient workspaces (n×dim, m×dim)
 	rs, cs     []float64
 	sparseRows [][]int32 // nonzero columns of the gradient, per row
+
+	// f32 asks for float32 products (Precision Float32); on32 says that the
+	// last compute used them (cosine and dot only), with its operands in
+	// a32 and b32 (b32 unused on self calls).
+	f32, on32     bool
+	a32, b32, g32 blas32.General
+	s32           blas32.General // scratch for a float32 product
 }
 
 // compute returns D for x and y; with self, y must be x and the gradient of
@@ -185,6 +195,7 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 	n, _ := x.Dims()
 	m, _ := y.Dims()
 	p.d = resize(p.d, n, m)
+	p.on32 = p.f32 && (d == Cosine || d == Dot)
 	switch d {
 	case Cosine:
 		p.xn, p.nx = normalizeRows(p.xn, p.nx, x)
@@ -194,6 +205,10 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 			p.ynBuf, p.nyBuf = normalizeRows(p.ynBuf, p.nyBuf, y)
 			p.yn, p.ny = p.ynBuf, p.nyBuf
 		}
+		if p.on32 {
+			p.oneMinusProduct32(1, p.xn, p.yn)
+			break
+		}
 		negProduct(p.d, p.xn, p.yn, self)
 		rows(p.d, func(_ int, r []float64) {
 			for j := range r {
@@ -201,6 +216,10 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 			}
 		})
 	case Dot:
+		if p.on32 {
+			p.oneMinusProduct32(0, x, y)
+			break
+		}
 		negProduct(p.d, x, y, self)
 	case Euclidean:
 		p.nx = sqNorms(p.nx, x)
@@ -243,6 +262,36 @@ func negProduct(dst, x, y *mat.Dense, self bool) {
 	for i := 0; i < raw.Rows; i++ {
 		for j := i + 1; j < raw.Cols; j++ {
 			raw.Data[j*raw.Stride+i] = raw.Data[i*raw.Stride+j]
+		}
+	}
+}
+
+// oneMinusProduct32 writes c - x y^T into p.d with a float32 product,
+// keeping the rounded operands for backward; on self calls (y = x) it
+// computes one triangle with a symmetric rank-k update and mirrors it.
+func (p *pairwise) oneMinusProduct32(c float64, x, y *mat.Dense) {
+	a := mixed.Narrow(&p.a32, x.RawMatrix())
+	raw := p.d.RawMatrix()
+	s := mixed.Resize(&p.s32, raw.Rows, raw.Cols)
+	if p.self {
+		blas32.Syrk(blas.NoTrans, 1, a, 0, blas32.Symmetric{N: s.Rows, Stride: s.Stride, Data: s.Data, Uplo: blas.Upper})
+		for i := 0; i < raw.Rows; i++ {
+			sr := s.Data[i*s.Stride : i*s.Stride+s.Cols]
+			for j := i; j < raw.Cols; j++ {
+				v := c - float64(sr[j])
+				raw.Data[i*raw.Stride+j] = v
+				raw.Data[j*raw.Stride+i] = v
+			}
+		}
+		return
+	}
+	b := mixed.Narrow(&p.b32, y.RawMatrix())
+	blas32.Gemm(blas.NoTrans, blas.Trans, 1, a, b, 0, s)
+	for i := 0; i < raw.Rows; i++ {
+		sr := s.Data[i*s.Stride : i*s.Stride+s.Cols]
+		dr := raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols]
+		for j, v := range sr[:len(dr)] {
+			dr[j] = c - float64(v)
 		}
 	}
 }
@@ -363,6 +412,17 @@ func (p *pairwise) matGrad(g, a, b *mat.Dense, alpha float64, da, db *mat.Dense,
 		}
 		return
 	}
+	if p.on32 {
+		// a and b are the operands of compute, rounded there.
+		a32, b32 := p.a32, p.b32
+		if p.self {
+			b32 = a32
+		}
+		g32 := mixed.Narrow(&p.g32, g.RawMatrix())
+		mixed.Gemm(blas.NoTrans, blas.NoTrans, float32(alpha), g32, b32, 1, da.RawMatrix(), &p.s32)
+		mixed.Gemm(blas.Trans, blas.NoTrans, float32(alpha), g32, a32, 1, db.RawMatrix(), &p.s32)
+		return
+	}
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, alpha, g.RawMatrix(), b.RawMatrix(), 1, da.RawMatrix())
 	blas64.Gemm(blas.Trans, blas.NoTrans, alpha, g.RawMatrix(), a.RawMatrix(), 1, db.RawMatrix())
 }
@@ -374,11 +434,22 @@ func normalizeRows(dst *mat.Dense, norms []float64, x *mat.Dense) (*mat.Dense, [
 	dst = resize(dst, n, c)
 	norms = grow(norms, n)
 	rows(x, func(i int, r []float64) {
-		nr := math.Max(floats.Norm(r, 2), normEps)
+		nr := math.Max(norm(r), normEps)
 		norms[i] = nr
 		floats.ScaleTo(row(dst, i), 1/nr, r)
 	})
 	return dst, norms
+}
+
+// norm is the L2 norm of r: the square root of a vectorised dot product,
+// or gonum's scaled (overflow- and underflow-safe) norm when the squares
+// overflow or underflow.
+func norm(r []float64) float64 {
+	ss := floats.Dot(r, r)
+	if ss > 1e-280 && ss < 1e280 {
+		return math.Sqrt(ss)
+	}
+	return floats.Norm(r, 2)
 }
 
 // normalizeBackward adds dL/dx into dx given gn = dL/dxn for xn = x/max(|x|, eps).

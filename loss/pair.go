@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -193,6 +194,11 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 	// dL/dD = dL/dlogits * scale * ds/dd.
 	rows(m.g, func(i int, gr []float64) {
 		dr := row(dist, i)
+		if m.Similarity == Cosine || m.Similarity == Dot {
+			// ds/dd is -1.
+			floats.Scale(-m.Scale, gr)
+			return
+		}
 		for j := range gr {
 			gr[j] *= m.Scale * m.Similarity.simGrad(dr[j])
 		}
