@@ -1,0 +1,14 @@
+//go:build unix
+
+package eval_test
+
+import "syscall"
+
+// cpuSeconds is the CPU time (user + system) used by this process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
