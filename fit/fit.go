@@ -206,10 +206,10 @@ func Fit(ctx context.Context, cfg Config, train, val Dataset) (*Result, error) {
 // DefaultPrecision is the precision of Fit's matrix products when
 // Config.Precision is empty. Float32 was chosen by measurement: on
 // SkipConnection(384) with batch 256 a training step (batch-hard triplet or
-// MultipleNegativesRanking, Adam) ran 1.5 to 2 times as fast as in Float64,
-// with gonum's BLAS and with OpenBLAS (scripts/bench-train), while losses and
-// gradients moved by about 1e-6 relative. Set head.Float64 for
-// bit-for-bit float64 training.
+// MultipleNegativesRanking, Adam) ran 1.4 times as fast as in Float64 with
+// OpenBLAS and 1.65 times with gonum's BLAS (scripts/bench-train, per CPU
+// second), while losses and gradients moved by about 1e-6 relative. Set
+// head.Float64 for bit-for-bit float64 training.
 const DefaultPrecision = head.Float32
 
 // setPrecision sets the precision of the head's and the losses' products

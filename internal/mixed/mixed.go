@@ -1,0 +1,82 @@
+// Package mixed runs float64 matrix products in float32: the operands are
+// rounded to float32 workspaces, multiplied by blas32 (OpenBLAS's sgemm
+// under the openblas build tag, gonum's otherwise) and the products are
+// widened back to float64. Rounding is O(rows*cols) work against the
+// O(rows*cols*inner) of the product, and float32 products run about twice
+// as fast as float64 ones.
+//
+// The heads and losses use it when their precision is set to float32
+// (head.Float32); their parameters, gradients and elementwise arithmetic
+// stay float64.
+package mixed
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// Resize returns m shaped r×c with a dense stride, reusing its storage when
+// it is large enough. The content is unspecified.
+func Resize(m *blas32.General, r, c int) blas32.General {
+	if cap(m.Data) < r*c {
+		m.Data = make([]float32, r*c)
+	}
+	m.Rows, m.Cols, m.Stride, m.Data = r, c, c, m.Data[:r*c]
+	return *m
+}
+
+// Narrow stores src rounded to float32 in dst (resized) and returns it.
+func Narrow(dst *blas32.General, src blas64.General) blas32.General {
+	d := Resize(dst, src.Rows, src.Cols)
+	if src.Stride == src.Cols {
+		narrow(d.Data, src.Data[:src.Rows*src.Cols])
+		return d
+	}
+	for i := 0; i < src.Rows; i++ {
+		narrow(d.Data[i*d.Stride:i*d.Stride+d.Cols], src.Data[i*src.Stride:i*src.Stride+src.Cols])
+	}
+	return d
+}
+
+func narrow(dst []float32, src []float64) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = float32(v)
+	}
+}
+
+// Widen sets dst = src + beta*dst (dst = src when beta is 0, whatever dst
+// held). The shapes must match.
+func Widen(dst blas64.General, src blas32.General, beta float64) {
+	if dst.Rows != src.Rows || dst.Cols != src.Cols {
+		panic("mixed: widen shape mismatch")
+	}
+	for i := 0; i < dst.Rows; i++ {
+		d := dst.Data[i*dst.Stride : i*dst.Stride+dst.Cols]
+		s := src.Data[i*src.Stride : i*src.Stride+src.Cols]
+		s = s[:len(d)]
+		switch beta {
+		case 0:
+			for j, v := range s {
+				d[j] = float64(v)
+			}
+		case 1:
+			for j, v := range s {
+				d[j] += float64(v)
+			}
+		default:
+			for j, v := range s {
+				d[j] = float64(v) + beta*d[j]
+			}
+		}
+	}
+}
+
+// Gemm sets c = alpha*op(a)*op(b) + beta*c with the product in float32:
+// scratch receives it before it is widened into c.
+func Gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float64, c blas64.General, scratch *blas32.General) {
+	s := Resize(scratch, c.Rows, c.Cols)
+	blas32.Gemm(tA, tB, alpha, a, b, 0, s)
+	Widen(c, s, beta)
+}
