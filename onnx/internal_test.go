@@ -1,0 +1,50 @@
+package onnx
+
+import (
+	"math"
+	"testing"
+)
+
+func TestVersionAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		v, min string
+		want   bool
+	}{
+		{"1.32.0", "1.24.0", true}, {"1.24.0", "1.24.0", true}, {"1.24", "1.24.0", true},
+		{"1.23.2", "1.24.0", false}, {"1.16.3", "1.24.0", false}, {"2.0.0", "1.24.0", true},
+		{"1.25.0-dev", "1.24.0", true}, {"1.100.0", "1.24.0", true},
+	} {
+		if got := versionAtLeast(c.v, c.min); got != c.want {
+			t.Errorf("versionAtLeast(%q, %q) = %t", c.v, c.min, got)
+		}
+	}
+}
+
+func TestPool(t *testing.T) {
+	// Three tokens of width 2, the last one padding (n = 2).
+	tokens := []float32{1, -4, 3, 2, 100, 100}
+	for _, c := range []struct {
+		p    Pooling
+		want []float32
+	}{
+		{PoolingMean, []float32{2, -1}},
+		{PoolingCLS, []float32{1, -4}},
+		{PoolingMax, []float32{3, 2}},
+	} {
+		v := make([]float32, 2)
+		pool(v, tokens, 2, 2, c.p)
+		if v[0] != c.want[0] || v[1] != c.want[1] {
+			t.Errorf("%s pooling: %v, want %v", c.p, v, c.want)
+		}
+	}
+	v := []float32{3, 4}
+	normalize(v)
+	if math.Abs(float64(v[0])-0.6) > 1e-7 || math.Abs(float64(v[1])-0.8) > 1e-7 {
+		t.Errorf("normalize: %v", v)
+	}
+	zero := []float32{0, 0}
+	normalize(zero)
+	if zero[0] != 0 || zero[1] != 0 {
+		t.Errorf("normalize(0) = %v, want 0 (the norm is clamped, no NaN)", zero)
+	}
+}

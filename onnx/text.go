@@ -1,0 +1,673 @@
+package onnx
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Pooling says how token vectors become one text vector.
+type Pooling string
+
+// The pooling modes of sentence-transformers.
+const (
+	PoolingMean Pooling = "mean" // average of the tokens (padding excluded)
+	PoolingCLS  Pooling = "cls"  // the first token ([CLS])
+	PoolingMax  Pooling = "max"  // element-wise maximum over the tokens
+)
+
+// Defaults of a TextEncoder, as sentence-transformers uses all-MiniLM-L6-v2.
+const (
+	DefaultMaxLength = 256
+	DefaultBatchSize = 32
+	DefaultThreads   = 1
+	DefaultWorkers   = 1
+)
+
+// TextConfig holds the settings that change what a TextEncoder returns; it is
+// what a servable records for the encoder (encoder.json).
+type TextConfig struct {
+	MaxLength int     `json:"max_length"` // tokens, special tokens included
+	Pooling   Pooling `json:"pooling"`
+	Normalize bool    `json:"normalize"`       // L2-normalise the output
+	Field     string  `json:"field,omitempty"` // field of a map or struct to encode
+}
+
+// DefaultTextConfig is all-MiniLM-L6-v2 as sentence-transformers runs it:
+// 256 tokens, mean pooling, L2-normalised, objects are strings.
+func DefaultTextConfig() TextConfig {
+	return TextConfig{MaxLength: DefaultMaxLength, Pooling: PoolingMean, Normalize: true}
+}
+
+// TextOption configures NewTextEncoder.
+type TextOption func(*textOptions)
+
+type textOptions struct {
+	modelDir     string
+	library      string
+	name         string
+	cfg          TextConfig
+	batchSize    int
+	threads      int
+	workers      int
+	newTokenizer NewTokenizerFunc
+}
+
+// WithModelDir sets the directory holding model.onnx and tokenizer.json
+// (default DefaultModelDir()).
+func WithModelDir(dir string) TextOption { return func(o *textOptions) { o.modelDir = dir } }
+
+// WithLibrary sets the ONNX Runtime shared library (default LibraryPath()).
+func WithLibrary(path string) TextOption { return func(o *textOptions) { o.library = path } }
+
+// WithName sets the encoder's Name (default: the field, or "text").
+func WithName(name string) TextOption { return func(o *textOptions) { o.name = name } }
+
+// WithConfig replaces the output-affecting settings at once, e.g. with those a
+// servable recorded.
+func WithConfig(c TextConfig) TextOption { return func(o *textOptions) { o.cfg = c } }
+
+// WithMaxLength sets the number of tokens, special tokens included, beyond
+// which texts are truncated (default 256).
+func WithMaxLength(n int) TextOption { return func(o *textOptions) { o.cfg.MaxLength = n } }
+
+// WithPooling sets the pooling (default PoolingMean). It does not apply to a
+// model whose output is already pooled (sentence_embedding).
+func WithPooling(p Pooling) TextOption { return func(o *textOptions) { o.cfg.Pooling = p } }
+
+// WithNormalize turns L2 normalisation of the output on or off (default on).
+func WithNormalize(on bool) TextOption { return func(o *textOptions) { o.cfg.Normalize = on } }
+
+// WithField makes the encoder read the text from the named field of a
+// map[string]any or a struct (Go field name or json tag). Strings are always
+// encoded as they are.
+func WithField(name string) TextOption { return func(o *textOptions) { o.cfg.Field = name } }
+
+// WithBatchSize sets how many texts go through the model at once (default 32).
+func WithBatchSize(n int) TextOption { return func(o *textOptions) { o.batchSize = n } }
+
+// WithThreads sets ONNX Runtime's intra-op thread count (default 1).
+func WithThreads(n int) TextOption { return func(o *textOptions) { o.threads = n } }
+
+// WithWorkers sets how many batches run at the same time on the encoder's
+// session (default 1). Each uses the intra-op threads of WithThreads, so
+// workers x threads is the number of cores kept busy.
+func WithWorkers(n int) TextOption { return func(o *textOptions) { o.workers = n } }
+
+// WithTokenizer replaces the tokenizer implementation (default NewHFTokenizer).
+func WithTokenizer(f NewTokenizerFunc) TextOption {
+	return func(o *textOptions) { o.newTokenizer = f }
+}
+
+// TextEncoder embeds text with a transformer exported to ONNX: tokenise,
+// run the model in length-sorted batches, pool, L2-normalise. It satisfies
+// models.Encoder. It is safe for concurrent use; the ONNX Runtime session is
+// opened by the first Encode that has work to do, and closed by Close.
+type TextEncoder struct {
+	name      string
+	modelPath string
+	library   string
+	cfg       TextConfig
+	batchSize int
+	threads   int
+	workers   int
+
+	inputs []string // model input names, in the order they are fed
+	output string   // model output name
+	pooled bool     // the output is already one vector per text
+	dim    int
+
+	fingerprint string
+	tok         Tokenizer
+	fields      fieldReader
+	bufs        sync.Pool // *batchBuffers
+
+	mu     sync.RWMutex // Encode holds it for reading, Close for writing
+	closed bool
+	open   sync.Mutex // serialises opening the session
+	sess   *ort.DynamicAdvancedSession
+}
+
+// sessionsOpened counts the ONNX Runtime sessions opened in this process.
+var sessionsOpened atomic.Int64
+
+// SessionsOpened returns how many ONNX Runtime sessions encoders have opened
+// in this process. A run served entirely from a cache leaves it at zero.
+func SessionsOpened() int64 { return sessionsOpened.Load() }
+
+// NewTextEncoder reads model.onnx and tokenizer.json from the model directory,
+// checks that the model's inputs and outputs fit a text encoder and loads the
+// tokenizer. It opens no ONNX Runtime session and does not load the library.
+func NewTextEncoder(opts ...TextOption) (*TextEncoder, error) {
+	o := textOptions{cfg: DefaultTextConfig(), batchSize: DefaultBatchSize, threads: DefaultThreads, workers: DefaultWorkers}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.modelDir == "" {
+		o.modelDir = DefaultModelDir()
+	}
+	if o.library == "" {
+		o.library = LibraryPath()
+	}
+	if o.newTokenizer == nil {
+		o.newTokenizer = func(b []byte, n int) (Tokenizer, error) { return NewHFTokenizer(b, n) }
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	e := &TextEncoder{
+		name:      o.name,
+		modelPath: filepath.Join(o.modelDir, "model.onnx"),
+		library:   o.library,
+		cfg:       o.cfg,
+		batchSize: o.batchSize,
+		threads:   o.threads,
+		workers:   o.workers,
+		fields:    fieldReader{field: o.cfg.Field},
+	}
+	if e.name == "" {
+		e.name = cmp.Or(o.cfg.Field, "text")
+	}
+	tokPath := filepath.Join(o.modelDir, "tokenizer.json")
+	for _, p := range []string{e.modelPath, tokPath} {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("text encoder: %s does not exist: %s, or point WithModelDir at a directory with model.onnx and tokenizer.json: %w",
+				p, setupHint, ErrNotSetUp)
+		}
+	}
+	info, err := ReadModelInfo(e.modelPath)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	if err := e.bind(info); err != nil {
+		return nil, fmt.Errorf("text encoder: model %s: %w", e.modelPath, err)
+	}
+	tokJSON, err := os.ReadFile(tokPath)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	tok, err := o.newTokenizer(tokJSON, o.cfg.MaxLength)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %s: %w", tokPath, err)
+	}
+	e.tok = tok
+	tokSum := sha256.Sum256(tokJSON)
+	e.fingerprint = e.makeFingerprint(info.SHA256, hex.EncodeToString(tokSum[:]))
+	return e, nil
+}
+
+func (o *textOptions) check() error {
+	switch o.cfg.Pooling {
+	case PoolingMean, PoolingCLS, PoolingMax:
+	default:
+		return fmt.Errorf("text encoder: pooling %q: want %q, %q or %q", o.cfg.Pooling, PoolingMean, PoolingCLS, PoolingMax)
+	}
+	if o.cfg.MaxLength < 2 {
+		return fmt.Errorf("text encoder: max length %d: want at least 2 (room for the special tokens)", o.cfg.MaxLength)
+	}
+	if o.batchSize < 1 {
+		return fmt.Errorf("text encoder: batch size %d: want at least 1", o.batchSize)
+	}
+	if o.threads < 1 {
+		return fmt.Errorf("text encoder: threads %d: want at least 1", o.threads)
+	}
+	if o.workers < 1 {
+		return fmt.Errorf("text encoder: workers %d: want at least 1", o.workers)
+	}
+	return nil
+}
+
+// Names of the model inputs a text encoder can feed.
+const (
+	inputIDs      = "input_ids"
+	attentionMask = "attention_mask"
+	tokenTypeIDs  = "token_type_ids"
+)
+
+// bind checks the model's inputs and outputs and picks the output to read.
+func (e *TextEncoder) bind(info ModelInfo) error {
+	hasIDs := false
+	for _, in := range info.Inputs {
+		switch in.Name {
+		case inputIDs, attentionMask, tokenTypeIDs:
+		default:
+			return fmt.Errorf("inputs %s do not fit a text encoder: it feeds input_ids (int64, [batch, sequence]) and optionally attention_mask and token_type_ids; %q is none of them",
+				valueList(info.Inputs), in.Name)
+		}
+		if in.Elem != ElemInt64 || len(in.Shape) != 2 {
+			return fmt.Errorf("input %s does not fit a text encoder: want int64 [batch, sequence]", in)
+		}
+		hasIDs = hasIDs || in.Name == inputIDs
+		e.inputs = append(e.inputs, in.Name)
+	}
+	if !hasIDs {
+		return fmt.Errorf("inputs %s do not fit a text encoder: input_ids (int64, [batch, sequence]) is missing", valueList(info.Inputs))
+	}
+	// Prefer token vectors, so that the configured pooling applies.
+	var pick *ValueInfo
+	for i, out := range info.Outputs {
+		if (out.Name == "last_hidden_state" || out.Name == "token_embeddings") && len(out.Shape) == 3 {
+			pick = &info.Outputs[i]
+			break
+		}
+	}
+	for i, out := range info.Outputs {
+		if pick == nil && out.Name == "sentence_embedding" && len(out.Shape) == 2 {
+			pick = &info.Outputs[i]
+		}
+	}
+	if pick == nil {
+		return fmt.Errorf("outputs %s do not fit a text encoder: want last_hidden_state (float, [batch, sequence, hidden]) or sentence_embedding (float, [batch, hidden])",
+			valueList(info.Outputs))
+	}
+	if pick.Elem != ElemFloat {
+		return fmt.Errorf("output %s does not fit a text encoder: want float (float32) elements", pick)
+	}
+	hidden := pick.Shape[len(pick.Shape)-1]
+	if hidden.Size <= 0 {
+		return fmt.Errorf("output %s has no fixed hidden size, so the encoder's dimension is unknown", pick)
+	}
+	e.output, e.pooled, e.dim = pick.Name, len(pick.Shape) == 2, int(hidden.Size)
+	return nil
+}
+
+func valueList(vs []ValueInfo) string {
+	if len(vs) == 0 {
+		return "[] (none)"
+	}
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.String()
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func (e *TextEncoder) makeFingerprint(modelSHA, tokSHA string) string {
+	pooling := string(e.cfg.Pooling)
+	if e.pooled {
+		pooling = "model"
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "simlearn onnx.TextEncoder v1\nmodel %s\ntokenizer %s\noutput %s\npooling %s\nnormalize %t\nmax_length %d\nfield %q\n",
+		modelSHA, tokSHA, e.output, pooling, e.cfg.Normalize, e.cfg.MaxLength, e.cfg.Field)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Name is the encoder's stable key.
+func (e *TextEncoder) Name() string { return e.name }
+
+// Dim is the length of the vectors Encode returns.
+func (e *TextEncoder) Dim() int { return e.dim }
+
+// Trainable is false: ONNX encoders are frozen.
+func (e *TextEncoder) Trainable() bool { return false }
+
+// Fingerprint is a hex sha256 over the model and tokenizer checksums and the
+// settings that change the output (TextConfig).
+func (e *TextEncoder) Fingerprint() string { return e.fingerprint }
+
+// Config returns the settings that change the output.
+func (e *TextEncoder) Config() TextConfig { return e.cfg }
+
+// ModelPath returns the path of the encoder's model.onnx.
+func (e *TextEncoder) ModelPath() string { return e.modelPath }
+
+// HasSession reports whether the encoder has opened its ONNX Runtime session.
+func (e *TextEncoder) HasSession() bool {
+	e.open.Lock()
+	defer e.open.Unlock()
+	return e.sess != nil
+}
+
+// Close releases the session and the tokenizer; it waits for running Encode
+// calls. Encode fails after Close.
+func (e *TextEncoder) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	var errs []error
+	if e.sess != nil {
+		if err := e.sess.Destroy(); err != nil {
+			errs = append(errs, fmt.Errorf("closing ONNX Runtime session: %w", err))
+		}
+		e.sess = nil
+	}
+	if err := e.tok.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing tokenizer: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// session opens the ONNX Runtime session on first use.
+func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
+	e.open.Lock()
+	defer e.open.Unlock()
+	if e.sess != nil {
+		return e.sess, nil
+	}
+	if err := InitRuntime(e.library); err != nil {
+		return nil, err
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("ONNX Runtime session options: %w", err)
+	}
+	defer so.Destroy()
+	for _, set := range []func() error{
+		func() error { return so.SetIntraOpNumThreads(e.threads) },
+		func() error { return so.SetInterOpNumThreads(1) },
+		func() error { return so.SetExecutionMode(ort.ExecutionModeSequential) },
+		func() error { return so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll) },
+	} {
+		if err := set(); err != nil {
+			return nil, fmt.Errorf("ONNX Runtime session options: %w", err)
+		}
+	}
+	sess, err := ort.NewDynamicAdvancedSession(e.modelPath, e.inputs, []string{e.output}, so)
+	if err != nil {
+		return nil, fmt.Errorf("opening ONNX Runtime session for %s: %w", e.modelPath, err)
+	}
+	sessionsOpened.Add(1)
+	e.sess = sess
+	return sess, nil
+}
+
+// Encode returns one vector per object, in input order. Objects are strings,
+// or maps and structs whose configured field is a string. An empty list
+// returns an empty result without opening a session.
+func (e *TextEncoder) Encode(ctx context.Context, objs []any) ([][]float32, error) {
+	if len(objs) == 0 {
+		return [][]float32{}, nil
+	}
+	texts := make([]string, len(objs))
+	for i, obj := range objs {
+		s, err := e.fields.text(obj)
+		if err != nil {
+			return nil, fmt.Errorf("encoder %q: object %d: %w", e.name, i, err)
+		}
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("encoder %q: object %d: text is not valid UTF-8 (first invalid byte at offset %d)", e.name, i, invalidUTF8At(s))
+		}
+		texts[i] = s
+	}
+	return e.encodeTexts(ctx, texts)
+}
+
+// EncodeTexts is Encode for strings.
+func (e *TextEncoder) EncodeTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	if len(texts) == 0 {
+		return [][]float32{}, nil
+	}
+	for i, s := range texts {
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("encoder %q: text %d is not valid UTF-8 (first invalid byte at offset %d)", e.name, i, invalidUTF8At(s))
+		}
+	}
+	return e.encodeTexts(ctx, texts)
+}
+
+// Tokenize returns the token ids the encoder feeds the model for each text.
+func (e *TextEncoder) Tokenize(ctx context.Context, texts []string) ([][]uint32, error) {
+	for i, s := range texts {
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("encoder %q: text %d is not valid UTF-8 (first invalid byte at offset %d)", e.name, i, invalidUTF8At(s))
+		}
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, fmt.Errorf("encoder %q is closed", e.name)
+	}
+	return e.tokenize(ctx, texts)
+}
+
+func invalidUTF8At(s string) int {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, fmt.Errorf("encoder %q is closed", e.name)
+	}
+	ids, err := e.tokenize(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := e.session()
+	if err != nil {
+		return nil, fmt.Errorf("encoder %q: %w", e.name, err)
+	}
+	// Longest first: the first batch sizes the buffers, later ones reuse them.
+	order := make([]int, len(texts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return len(ids[b]) - len(ids[a]) })
+
+	out := make([][]float32, len(texts))
+	slab := make([]float32, len(texts)*e.dim)
+	for i := range out {
+		out[i] = slab[i*e.dim : (i+1)*e.dim : (i+1)*e.dim]
+	}
+	nBatches := (len(order) + e.batchSize - 1) / e.batchSize
+	workers := min(e.workers, nBatches)
+	var next atomic.Int64 // the next batch to run; batches go longest first
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			buf, _ := e.bufs.Get().(*batchBuffers)
+			if buf == nil {
+				buf = new(batchBuffers)
+			}
+			defer e.bufs.Put(buf)
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= nBatches {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = err
+					return
+				}
+				batch := order[k*e.batchSize : min((k+1)*e.batchSize, len(order))]
+				if err := e.runBatch(sess, buf, ids, batch, out); err != nil {
+					errs[w] = fmt.Errorf("encoder %q: batch with object %d: %w", e.name, batch[0], err)
+					next.Store(int64(nBatches)) // stop the other workers
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// tokenize encodes all texts, in parallel when there are many.
+func (e *TextEncoder) tokenize(ctx context.Context, texts []string) ([][]uint32, error) {
+	ids := make([][]uint32, len(texts))
+	workers := min(runtime.GOMAXPROCS(0), (len(texts)+63)/64)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for n, i := 0, w; i < len(texts); n, i = n+1, i+workers {
+				if n%256 == 0 && ctx.Err() != nil {
+					errs[w] = ctx.Err()
+					return
+				}
+				t, err := e.tok.Encode(texts[i])
+				if err != nil {
+					errs[w] = fmt.Errorf("encoder %q: text %d: %w", e.name, i, err)
+					return
+				}
+				ids[i] = t
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return ids, errors.Join(errs...)
+}
+
+// batchBuffers are the input and output tensors' memory, reused across
+// batches and calls.
+type batchBuffers struct {
+	ids, mask, types []int64
+	out              []float32
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// runBatch runs the model on the texts at the given indices (longest first)
+// and writes their vectors into out.
+func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffers, ids [][]uint32, batch []int, out [][]float32) error {
+	b, l, h := len(batch), len(ids[batch[0]]), e.dim
+	buf.ids = grow(buf.ids, b*l)
+	buf.mask = grow(buf.mask, b*l)
+	buf.types = grow(buf.types, b*l) // never written: all zeros
+	for r, i := range batch {
+		row, mrow := buf.ids[r*l:(r+1)*l], buf.mask[r*l:(r+1)*l]
+		n := len(ids[i])
+		for t, id := range ids[i] {
+			row[t] = int64(id)
+			mrow[t] = 1
+		}
+		clear(row[n:])
+		clear(mrow[n:])
+	}
+	shape := ort.NewShape(int64(b), int64(l))
+	inputs := make([]ort.Value, 0, len(e.inputs))
+	defer func() {
+		for _, v := range inputs {
+			v.Destroy()
+		}
+	}()
+	for _, name := range e.inputs {
+		data := buf.ids
+		switch name {
+		case attentionMask:
+			data = buf.mask
+		case tokenTypeIDs:
+			data = buf.types
+		}
+		t, err := ort.NewTensor(shape, data)
+		if err != nil {
+			return fmt.Errorf("input %s: %w", name, err)
+		}
+		inputs = append(inputs, t)
+	}
+	outShape := ort.NewShape(int64(b), int64(l), int64(h))
+	if e.pooled {
+		outShape = ort.NewShape(int64(b), int64(h))
+	}
+	buf.out = grow(buf.out, int(outShape.FlattenedSize()))
+	outT, err := ort.NewTensor(outShape, buf.out)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", e.output, err)
+	}
+	defer outT.Destroy()
+	if err := sess.Run(inputs, []ort.Value{outT}); err != nil {
+		return fmt.Errorf("running the model: %w", err)
+	}
+	for r, i := range batch {
+		v := out[i]
+		if e.pooled {
+			copy(v, buf.out[r*h:(r+1)*h])
+		} else {
+			pool(v, buf.out[r*l*h:(r+1)*l*h], len(ids[i]), h, e.cfg.Pooling)
+		}
+		if e.cfg.Normalize {
+			normalize(v)
+		}
+	}
+	return nil
+}
+
+// pool reduces the first n token vectors of tokens (rows of length h) into v.
+func pool(v, tokens []float32, n, h int, p Pooling) {
+	switch p {
+	case PoolingCLS:
+		copy(v, tokens[:h])
+	case PoolingMax:
+		copy(v, tokens[:h])
+		for t := 1; t < n; t++ {
+			for j, x := range tokens[t*h : (t+1)*h] {
+				if x > v[j] {
+					v[j] = x
+				}
+			}
+		}
+	default: // PoolingMean
+		copy(v, tokens[:h])
+		for t := 1; t < n; t++ {
+			row := tokens[t*h : (t+1)*h]
+			for j := range v {
+				v[j] += row[j]
+			}
+		}
+		inv := 1 / float32(n)
+		for j := range v {
+			v[j] *= inv
+		}
+	}
+}
+
+// normalize scales v to unit L2 norm (as torch.nn.functional.normalize, with
+// the norm clamped at 1e-12).
+func normalize(v []float32) {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	norm := math.Max(math.Sqrt(ss), 1e-12)
+	inv := float32(1 / norm)
+	for j := range v {
+		v[j] *= inv
+	}
+}
+
+// String describes the encoder for logs.
+func (e *TextEncoder) String() string {
+	return fmt.Sprintf("onnx.TextEncoder(%s, %s, dim %d, max_length %d, pooling %s, normalize %t, batch %d, threads %d, workers %d)",
+		e.name, e.modelPath, e.dim, e.cfg.MaxLength, e.cfg.Pooling, e.cfg.Normalize, e.batchSize, e.threads, e.workers)
+}
