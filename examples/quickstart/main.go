@@ -5,7 +5,8 @@
 // Records {"description": ..., "label": ...} become group samples by label;
 // descriptions are encoded once by the frozen model through the embedding
 // cache (a rerun reads them from disk and never starts ONNX Runtime); a
-// SkipConnection head is trained with a batch-hard triplet loss; retrieval
+// SkipConnection head is trained with a triplet loss (semi-hard mining by
+// default, batch-hard with -mining hard); retrieval
 // metrics on held-out glosses of the trained labels, and on labels never
 // trained on, are shown before (the frozen model) and after; the model is
 // saved for serving and the training curves are plotted.
