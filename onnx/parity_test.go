@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
 
+	"github.com/simlearn/simlearn/eval"
 	"github.com/simlearn/simlearn/onnx"
 )
 
@@ -120,61 +120,14 @@ func TestSTSBenchmarkSpearman(t *testing.T) {
 		cos[i] = cosine(vecs[index[p.s1]], vecs[index[p.s2]])
 		gold[i] = p.score
 	}
-	got := 100 * spearman(cos, gold)
+	rho, err := eval.Spearman(cos, gold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 100 * rho
 	t.Logf("STS Benchmark test (%d pairs, %d sentences): Spearman x100 ours %.4f, sentence-transformers %.4f",
 		len(pairs), len(texts), got, *ref.SpearmanX100)
 	if math.Abs(got-*ref.SpearmanX100) > 0.1 {
 		t.Errorf("Spearman x100 %.4f, sentence-transformers %.4f: differ by more than 0.1", got, *ref.SpearmanX100)
-	}
-}
-
-// spearman is the Pearson correlation of the ranks (ties get their average
-// rank), as scipy.stats.spearmanr.
-func spearman(x, y []float64) float64 { return pearson(ranks(x), ranks(y)) }
-
-func ranks(x []float64) []float64 {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
-	r := make([]float64, len(x))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && x[idx[j+1]] == x[idx[i]] {
-			j++
-		}
-		avg := float64(i+j)/2 + 1
-		for k := i; k <= j; k++ {
-			r[idx[k]] = avg
-		}
-		i = j + 1
-	}
-	return r
-}
-
-func pearson(x, y []float64) float64 {
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(len(x))
-	my /= float64(len(y))
-	var sxy, sxx, syy float64
-	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
-		sxy += dx * dy
-		sxx += dx * dx
-		syy += dy * dy
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
-
-func TestSpearmanHelper(t *testing.T) {
-	// scipy.stats.spearmanr([1, 2, 2, 5, 3], [10, 20, 25, 40, 10]).statistic = 0.5263157894736843
-	got := spearman([]float64{1, 2, 2, 5, 3}, []float64{10, 20, 25, 40, 10})
-	if math.Abs(got-0.5263157894736843) > 1e-12 {
-		t.Errorf("spearman = %.16f", got)
 	}
 }
