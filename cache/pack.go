@@ -94,7 +94,10 @@ func (s *Store) readPack(ctx context.Context, fp string, dim int, id packID, n i
 	if err != nil {
 		return false, fmt.Errorf("cache %s: fingerprint %q: pack manifest (run verify): %w", s.dir, fp, err)
 	}
-	if !found || man.Keys != n || man.Dim != dim || man.PerChunk <= 0 {
+	if !found || man.Keys != n || man.Dim != dim || man.PerChunk <= 0 ||
+		man.Chunks != (man.Keys+man.PerChunk-1)/man.PerChunk {
+		// No pack, or a manifest that does not cover every row: the
+		// per-key path reads (or re-encodes) the vectors instead.
 		return false, nil
 	}
 	parts := min(runtime.GOMAXPROCS(0), man.Chunks)

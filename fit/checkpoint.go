@@ -176,9 +176,29 @@ func (r *run) load(c *checkpoint) error {
 			return fmt.Errorf("parameter %d is %s %v in the checkpoint, %s [%d %d] in the model", k, c.Names[k], c.Shapes[k], r.names[k], rr, cc)
 		}
 	}
-	if c.Best != nil && len(c.Best) != len(r.params) {
-		return fmt.Errorf("the checkpoint's best weights have %d parameters, want %d", len(c.Best), len(r.params))
+	if c.Best != nil {
+		if len(c.Best) != len(r.params) {
+			return fmt.Errorf("the checkpoint's best weights have %d parameters, want %d", len(c.Best), len(r.params))
+		}
+		for k, b := range c.Best {
+			if len(b) != len(c.Params[k]) {
+				return fmt.Errorf("the checkpoint's best weights of %s have %d values, want %d", r.names[k], len(b), len(c.Params[k]))
+			}
+		}
 	}
+	if (c.Memory != nil) != (r.mem != nil) {
+		return errors.New("cross-batch memory is configured differently from the checkpoint")
+	}
+	if r.mem != nil {
+		size, d := r.mem.x.Dims()
+		if len(c.Memory.X) != size*d || len(c.Memory.Groups) != size {
+			return fmt.Errorf("the checkpoint's cross-batch memory does not have %d rows of %d", size, d)
+		}
+		if c.Memory.Ptr < 0 || c.Memory.Ptr > size {
+			return fmt.Errorf("the checkpoint's cross-batch memory position %d is outside [0, %d]", c.Memory.Ptr, size)
+		}
+	}
+	// Every check passed: from here on the state is applied.
 	if err := r.opt.SetState(c.Optimizer); err != nil {
 		return err
 	}
@@ -193,14 +213,7 @@ func (r *run) load(c *checkpoint) error {
 	} else if usesDropout(r.cfg.Head) {
 		r.log.Warn("the head uses dropout but cannot save its random state: dropout masks after resuming differ from an uninterrupted run")
 	}
-	if (c.Memory != nil) != (r.mem != nil) {
-		return errors.New("cross-batch memory is configured differently from the checkpoint")
-	}
 	if r.mem != nil {
-		size, d := r.mem.x.Dims()
-		if len(c.Memory.X) != size*d || len(c.Memory.Groups) != size {
-			return fmt.Errorf("the checkpoint's cross-batch memory does not have %d rows of %d", size, d)
-		}
 		copy(r.mem.x.RawMatrix().Data, c.Memory.X)
 		copy(r.mem.groups, c.Memory.Groups)
 		r.mem.ptr, r.mem.full = c.Memory.Ptr, c.Memory.Full

@@ -378,3 +378,52 @@ func TestNonFiniteGuard(t *testing.T) {
 		}
 	}
 }
+
+// A damaged checkpoint (best weights of the wrong length, a cross-batch memory
+// position out of range) is refused with an error, never a panic or a
+// partly restored model.
+func TestCheckpointDamaged(t *testing.T) {
+	train, val := smallGroups(t)
+	dir := t.TempDir()
+	cfg := baseConfig(t, dir)
+	cfg.Epochs = 3
+	if _, err := Fit(context.Background(), cfg, train, val); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, CheckpointFile)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(c map[string]any)
+	}{
+		{"short best weights", "best weights of", func(c map[string]any) { c["best"].([]any)[0] = "" }},
+		{"memory position", "memory position", func(c map[string]any) { c["memory"].(map[string]any)["ptr"] = 1000 }},
+		{"negative memory position", "memory position", func(c map[string]any) { c["memory"].(map[string]any)["ptr"] = -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c map[string]any
+			if err := json.Unmarshal(orig, &c); err != nil {
+				t.Fatal(err)
+			}
+			if c["best"] == nil || c["memory"] == nil {
+				t.Fatalf("checkpoint lacks best weights or memory: %v", c["best"] == nil)
+			}
+			tc.edit(c)
+			b, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg := baseConfig(t, dir)
+			cfg.Epochs, cfg.Resume = 4, true
+			if _, err := Fit(context.Background(), cfg, train, val); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
