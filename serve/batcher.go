@@ -90,11 +90,21 @@ func (b *batcher) submit(ctx context.Context, texts []string) (*job, error) {
 
 var errStopped = fmt.Errorf("batcher stopped")
 
-// close stops the workers after the batches they hold; call it once no
-// handler can submit any more.
+// close stops the workers after the batches they hold and fails the parts
+// still queued, so that no handler waits for them; call it once no handler
+// can submit any more.
 func (b *batcher) close() {
 	close(b.stop)
 	b.wg.Wait()
+	for {
+		select {
+		case p := <-b.queue:
+			p.j.fail(errStopped)
+			p.j.finishPart()
+		default:
+			return
+		}
+	}
 }
 
 func (b *batcher) work() {
