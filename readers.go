@@ -138,16 +138,7 @@ func ReadPairsJSONL(r io.Reader, name string, f PairFields) ([]PairSample, error
 	if err != nil {
 		return nil, err
 	}
-	var out []PairSample
-	err = readJSONL(r, name, func(rec record, p *problems) {
-		if s, ok := conv(rec, p); ok {
-			out = append(out, s)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return collect(conv, func(each func(record, *problems)) error { return readJSONL(r, name, each) })
 }
 
 // ReadGroupsJSONL reads one JSON object per line; name labels errors.
@@ -157,16 +148,7 @@ func ReadGroupsJSONL(r io.Reader, name string, f GroupFields) ([]GroupSample, er
 	if err != nil {
 		return nil, err
 	}
-	var out []GroupSample
-	err = readJSONL(r, name, func(rec record, p *problems) {
-		if s, ok := conv(rec, p); ok {
-			out = append(out, s)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return collect(conv, func(each func(record, *problems)) error { return readJSONL(r, name, each) })
 }
 
 // ReadPairsCSV reads delimited text; name labels errors. Objects are the
@@ -176,16 +158,9 @@ func ReadPairsCSV(r io.Reader, name string, f PairFields, o CSVOptions) ([]PairS
 	if err != nil {
 		return nil, err
 	}
-	var out []PairSample
-	err = readCSV(r, name, o, []string{f.A, f.B, f.Score, f.Subgroup}, func(rec record, p *problems) {
-		if s, ok := conv(rec, p); ok {
-			out = append(out, s)
-		}
+	return collect(conv, func(each func(record, *problems)) error {
+		return readCSV(r, name, o, []string{f.A, f.B, f.Score, f.Subgroup}, each)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ReadGroupsCSV reads delimited text; name labels errors. Objects are the
@@ -195,16 +170,9 @@ func ReadGroupsCSV(r io.Reader, name string, f GroupFields, o CSVOptions) ([]Gro
 	if err != nil {
 		return nil, err
 	}
-	var out []GroupSample
-	err = readCSV(r, name, o, []string{f.Obj, f.Group}, func(rec record, p *problems) {
-		if s, ok := conv(rec, p); ok {
-			out = append(out, s)
-		}
+	return collect(conv, func(each func(record, *problems)) error {
+		return readCSV(r, name, o, []string{f.Obj, f.Group}, each)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ReadPairsFile reads a .jsonl/.ndjson file as JSONL and a .csv, .tsv or
@@ -525,6 +493,21 @@ func (f GroupFields) group(v value) (int, error) {
 		return 0, fmt.Errorf("%w: empty", ErrMissingField)
 	}
 	return f.Labels.ID(text), nil
+}
+
+// collect runs read, converting each record it yields with conv, and returns
+// the samples in order; a record conv rejects has been reported to problems.
+func collect[S any](conv func(record, *problems) (S, bool), read func(each func(record, *problems)) error) ([]S, error) {
+	var out []S
+	err := read(func(rec record, p *problems) {
+		if s, ok := conv(rec, p); ok {
+			out = append(out, s)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func readJSONL(r io.Reader, name string, each func(record, *problems)) error {
