@@ -60,6 +60,9 @@ func loadONNXText(dir string, raw json.RawMessage, rt Runtime) (Encoder, error) 
 	if rt.BatchSize > 0 {
 		opts = append(opts, onnx.WithBatchSize(rt.BatchSize))
 	}
+	if rt.Workers > 0 {
+		opts = append(opts, onnx.WithWorkers(rt.Workers))
+	}
 	if rt.Library != "" {
 		opts = append(opts, onnx.WithLibrary(rt.Library))
 	}

@@ -34,6 +34,9 @@ type Runtime struct {
 	Threads int
 	// BatchSize is the number of objects per inference call.
 	BatchSize int
+	// Workers is the number of inference calls one Encode may run at once,
+	// each with Threads threads.
+	Workers int
 	// Library is the path of a native runtime library (ONNX Runtime).
 	Library string
 }

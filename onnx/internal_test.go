@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -46,5 +47,28 @@ func TestPool(t *testing.T) {
 	normalize(zero)
 	if zero[0] != 0 || zero[1] != 0 {
 		t.Errorf("normalize(0) = %v, want 0 (the norm is clamped, no NaN)", zero)
+	}
+}
+
+func TestPlanBatches(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		lengths  []int
+		maxBatch int
+		want     []int
+	}{
+		{"empty", nil, 32, []int{0}},
+		{"one", []int{7}, 32, []int{0, 1}},
+		{"equal lengths share one run", []int{12, 12, 12, 12, 12}, 32, []int{0, 5}},
+		{"max batch caps a run", []int{12, 12, 12, 12, 12}, 2, []int{0, 2, 4, 5}},
+		// Padding 7 texts from 9 to 60 tokens costs 357 tokens; a second run 11.
+		{"a long text runs alone", []int{60, 9, 9, 9, 9, 9, 9, 9}, 32, []int{0, 1, 8}},
+		// Padding 12 to 13 costs 1 token: cheaper than a second run.
+		{"close lengths share", []int{13, 12}, 32, []int{0, 2}},
+	} {
+		got := planBatches(c.lengths, c.maxBatch)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: planBatches(%v, %d) = %v, want %v", c.name, c.lengths, c.maxBatch, got, c.want)
+		}
 	}
 }

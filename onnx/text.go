@@ -97,7 +97,9 @@ func WithNormalize(on bool) TextOption { return func(o *textOptions) { o.cfg.Nor
 // encoded as they are.
 func WithField(name string) TextOption { return func(o *textOptions) { o.cfg.Field = name } }
 
-// WithBatchSize sets how many texts go through the model at once (default 32).
+// WithBatchSize sets the most texts that go through the model in one run
+// (default 32). Encode sorts texts by length and splits them into runs of
+// similar lengths, so a run may hold fewer.
 func WithBatchSize(n int) TextOption { return func(o *textOptions) { o.batchSize = n } }
 
 // WithThreads sets ONNX Runtime's intra-op thread count (default 1).
@@ -475,7 +477,12 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 	for i := range out {
 		out[i] = slab[i*e.dim : (i+1)*e.dim : (i+1)*e.dim]
 	}
-	nBatches := (len(order) + e.batchSize - 1) / e.batchSize
+	lengths := make([]int, len(order))
+	for k, i := range order {
+		lengths[k] = len(ids[i])
+	}
+	bounds := planBatches(lengths, e.batchSize)
+	nBatches := len(bounds) - 1
 	workers := min(e.workers, nBatches)
 	var next atomic.Int64 // the next batch to run; batches go longest first
 	errs := make([]error, workers)
@@ -496,7 +503,7 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 					errs[w] = err
 					return
 				}
-				batch := order[k*e.batchSize : min((k+1)*e.batchSize, len(order))]
+				batch := order[bounds[k]:bounds[k+1]]
 				if err := e.runBatch(sess, buf, ids, batch, out); err != nil {
 					errs[w] = fmt.Errorf("encoder %q: batch with object %d: %w", e.name, batch[0], err)
 					next.Store(int64(nBatches)) // stop the other workers
@@ -513,6 +520,43 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 		return nil, err
 	}
 	return out, nil
+}
+
+// runOverheadTokens is the fixed cost of one model run, in tokens' worth of
+// compute. A run streams every weight of the model from memory whatever its
+// size: all-MiniLM-L6-v2 takes about 2.3 ms for a run of one 2-token text
+// and about 0.21 ms per further token on one core here, so a run costs about
+// as much as 11 tokens on top of its padded tokens. Transformers of other
+// sizes scale both sides alike.
+const runOverheadTokens = 11
+
+// planBatches splits texts sorted longest first, whose token counts are
+// lengths, into runs of at most maxBatch texts; run k is
+// [bounds[k], bounds[k+1]). A run pads every text to its first (longest)
+// one, so the split minimises the padded tokens plus runOverheadTokens per
+// run: texts of similar length share a run, and a handful of very different
+// lengths (the usual micro-batch of a server) is not padded to the longest.
+func planBatches(lengths []int, maxBatch int) []int {
+	n := len(lengths)
+	// cost[j] is the least cost of the first j texts; from[j] starts its last run.
+	cost := make([]int, n+1)
+	from := make([]int, n+1)
+	for j := 1; j <= n; j++ {
+		cost[j] = -1
+		for i := j - 1; i >= 0 && i >= j-maxBatch; i-- {
+			c := cost[i] + runOverheadTokens + (j-i)*lengths[i]
+			if cost[j] < 0 || c < cost[j] {
+				cost[j], from[j] = c, i
+			}
+		}
+	}
+	var bounds []int
+	for j := n; j > 0; j = from[j] {
+		bounds = append(bounds, j)
+	}
+	bounds = append(bounds, 0)
+	slices.Reverse(bounds)
+	return bounds
 }
 
 // tokenize encodes all texts, in parallel when there are many.

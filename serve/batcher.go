@@ -51,16 +51,28 @@ type batcher struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	metrics  *metrics
-	// arriving counts requests that are being read or decoded and will soon
-	// queue texts; a worker only waits (up to maxWait) for more texts while
-	// this is non-zero, so a lone client never pays the wait.
+	// A worker waits (up to maxWait) for more texts only while requests are
+	// arriving, or while another worker is encoding and its batch holds
+	// less than its share of the texts in the service. A lone client
+	// never pays the wait. Under load the share keeps the workers' batches
+	// even: without it a worker that frees up takes the one or two texts
+	// queued at that moment, and small model runs cost the most per text
+	// (a run streams all the weights; see onnx.planBatches).
+	//
+	// arriving counts requests that are being read or decoded and will
+	// soon queue texts; running counts the workers encoding a batch;
+	// pending counts the texts queued or being encoded.
 	arriving atomic.Int64
+	running  atomic.Int64
+	pending  atomic.Int64
+	workers  int64
 }
 
 func newBatcher(m Model, maxBatch int, maxWait time.Duration, queue, workers int, met *metrics) *batcher {
 	b := &batcher{
 		model: m, maxBatch: maxBatch, maxWait: maxWait,
 		queue: make(chan part, queue), stop: make(chan struct{}), metrics: met,
+		workers: int64(workers),
 	}
 	b.wg.Add(workers)
 	for range workers {
@@ -77,11 +89,14 @@ func (b *batcher) submit(ctx context.Context, texts []string) (*job, error) {
 	j.remaining.Store(int32(n))
 	for off := 0; off < len(texts); off += b.maxBatch {
 		end := min(off+b.maxBatch, len(texts))
+		b.pending.Add(int64(end - off))
 		select {
 		case b.queue <- part{j: j, off: off, texts: texts[off:end]}:
 		case <-ctx.Done():
+			b.pending.Add(-int64(end - off))
 			return nil, ctx.Err()
 		case <-b.stop:
+			b.pending.Add(-int64(end - off))
 			return nil, errStopped
 		}
 	}
@@ -99,6 +114,7 @@ func (b *batcher) close() {
 	for {
 		select {
 		case p := <-b.queue:
+			b.pending.Add(-int64(len(p.texts)))
 			p.j.fail(errStopped)
 			p.j.finishPart()
 		default:
@@ -137,7 +153,7 @@ func (b *batcher) work() {
 				continue
 			default:
 			}
-			if b.maxWait <= 0 || b.arriving.Load() == 0 {
+			if b.maxWait <= 0 || (b.arriving.Load() == 0 && (b.running.Load() == 0 || int64(n) >= b.share())) {
 				break
 			}
 			if deadline.IsZero() {
@@ -160,8 +176,16 @@ func (b *batcher) work() {
 			case <-t.C:
 			}
 		}
+		b.running.Add(1)
 		b.run(batch)
+		b.running.Add(-1)
+		b.pending.Add(-int64(n))
 	}
+}
+
+// share is a worker's fair share of the texts waiting or being encoded.
+func (b *batcher) share() int64 {
+	return (b.pending.Load() + b.arriving.Load() + b.workers - 1) / b.workers
 }
 
 // run encodes one batch. If the batch fails and holds several requests'

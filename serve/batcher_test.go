@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -60,6 +61,84 @@ func TestBatcherCloseFailsQueuedParts(t *testing.T) {
 		}
 		if queued.err != nil && !errors.Is(queued.err, errStopped) {
 			t.Fatalf("queued job: %v", queued.err)
+		}
+	}
+}
+
+// sizeModel blocks its first Encode until release is closed and records the
+// size of every later call.
+type sizeModel struct {
+	first   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+	sizes   chan int
+}
+
+func (m *sizeModel) Dim() int { return 2 }
+
+func (m *sizeModel) Encode(ctx context.Context, objs []any) ([][]float32, error) {
+	if m.first.CompareAndSwap(false, true) {
+		close(m.entered)
+		<-m.release
+	} else {
+		m.sizes <- len(objs)
+	}
+	out := make([][]float32, len(objs))
+	for i := range out {
+		out[i] = []float32{1, 0}
+	}
+	return out, nil
+}
+
+// While one worker is busy, the other waits for its share of the texts in
+// the service instead of running the single text queued when it frees up;
+// a lone request never waits.
+func TestBatcherWaitsForItsShare(t *testing.T) {
+	ctx := context.Background()
+	m := &sizeModel{entered: make(chan struct{}), release: make(chan struct{}), sizes: make(chan int, 16)}
+	b := newBatcher(m, 8, 5*time.Second, 16, 2, newMetrics())
+	defer b.close()
+	defer func() {
+		select {
+		case <-m.release:
+		default:
+			close(m.release)
+		}
+	}()
+
+	start := time.Now()
+	lone, err := b.submit(ctx, []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-m.entered // the lone request runs at once, in the gated call
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("a lone request waited %v", d)
+	}
+	// One worker is busy with 3 texts. Texts queued one at a time gather
+	// until the free worker holds its share, ceil((3+3)/2) = 3.
+	var jobs []*job
+	for _, s := range []string{"x", "y", "z"} {
+		j, err := b.submit(ctx, []string{s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case got := <-m.sizes:
+		if got != 3 {
+			t.Errorf("the free worker encoded %d text(s) while the other was busy; want its share, 3", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the free worker never ran its batch")
+	}
+	close(m.release)
+	for _, j := range append(jobs, lone) {
+		<-j.done
+		if j.err != nil {
+			t.Fatal(j.err)
 		}
 	}
 }

@@ -8,8 +8,9 @@
 // Concurrent requests are micro-batched: texts from several requests are
 // encoded together in one call of the model, up to Config.MaxBatch texts,
 // waiting at most Config.MaxWait for more texts while other requests are
-// still arriving. Throughput therefore grows with load while a lone client
-// pays no waiting time.
+// still arriving, or while another worker is busy and the batch holds less
+// than its share of the texts in the service. Throughput therefore grows
+// with load while a lone client pays no waiting time.
 //
 // A minimal server over a model loaded with models.Load:
 //

@@ -54,7 +54,9 @@ type Config struct {
 	// MaxBatch is the most texts encoded in one model call; default 64.
 	MaxBatch int
 	// MaxWait is how long a batch waits for more texts while requests are
-	// arriving; default 2ms. A negative value never waits.
+	// arriving or while another worker is busy and the batch holds less
+	// than its share of the texts in the service; default 2ms. A negative
+	// value never waits.
 	MaxWait time.Duration
 	// Workers is the number of batches encoded at the same time; default 2.
 	Workers int

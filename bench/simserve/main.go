@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -43,8 +44,10 @@ func run() error {
 	maxWait := flag.Duration("max-wait", 2*time.Millisecond, "longest wait for more texts while requests arrive")
 	workers := flag.Int("workers", 2, "model calls running at the same time")
 	threads := flag.Int("threads", 1, "ONNX Runtime intra-op threads per call")
-	encBatch := flag.Int("encoder-batch", 4, "texts per ONNX Runtime run (a model call is split into length-sorted runs)")
+	encBatch := flag.Int("encoder-batch", onnx.DefaultBatchSize, "most texts per ONNX Runtime run (a model call is split into runs of similar lengths)")
+	encWorkers := flag.Int("encoder-workers", 1, "ONNX Runtime runs at once within one model call")
 	quiet := flag.Bool("quiet", true, "log warnings only (no access log)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the serving to this file on shutdown")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -52,7 +55,7 @@ func run() error {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	rt := models.Runtime{Threads: *threads, BatchSize: *encBatch}
+	rt := models.Runtime{Threads: *threads, BatchSize: *encBatch, Workers: *encWorkers}
 	var m *models.SimilarityModel
 	var err error
 	switch {
@@ -77,13 +80,24 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return srv.ListenAndServe(ctx)
 }
 
 func baseModel(dir string, rt models.Runtime) (*models.SimilarityModel, error) {
-	opts := []onnx.TextOption{onnx.WithThreads(rt.Threads), onnx.WithBatchSize(rt.BatchSize)}
+	opts := []onnx.TextOption{onnx.WithThreads(rt.Threads), onnx.WithBatchSize(rt.BatchSize), onnx.WithWorkers(rt.Workers)}
 	if dir != "" {
 		opts = append(opts, onnx.WithModelDir(dir))
 	}
