@@ -596,6 +596,10 @@ func readCSV(r io.Reader, name string, o CSVOptions, mapped []string, each func(
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
+				if header {
+					// Without its header the file's columns are unknown.
+					return fmt.Errorf("read %s: header line %d: %w: %v", name, pe.Line, ErrMalformed, pe.Err)
+				}
 				p.add(pe.Line, "", fmt.Errorf("%w: %v", ErrMalformed, pe.Err))
 				continue
 			}

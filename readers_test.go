@@ -211,6 +211,12 @@ func TestReadCSVErrors(t *testing.T) {
 	if !errors.Is(err, ErrMissingField) || !strings.Contains(err.Error(), `no column "answer"`) {
 		t.Fatalf("got %v", err)
 	}
+	// A malformed header is an error of its own: the next line must not
+	// become the header.
+	_, err = ReadPairsCSV(strings.NewReader("question,ans\"wer\nq,a\nquestion,answer\nq,a\n"), "c", PairFields{A: "question", B: "answer"}, CSVOptions{})
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "header line 1") {
+		t.Fatalf("malformed header: got %v", err)
+	}
 	// Lazy quotes accept the bare quote.
 	got, err := ReadPairsCSV(strings.NewReader("question,answer\nq,a\"b\n"), "c", PairFields{A: "question", B: "answer"}, CSVOptions{Quoting: QuoteLazy})
 	if err != nil || got[0].B != `a"b` {
