@@ -19,11 +19,16 @@ func (g *gateModel) Dim() int { return 2 }
 func (g *gateModel) Encode(ctx context.Context, objs []any) ([][]float32, error) {
 	g.entered <- struct{}{}
 	<-g.release
-	out := make([][]float32, len(objs))
+	return unitVectors(len(objs)), nil
+}
+
+// unitVectors returns n copies of the vector (1, 0), the test models' output.
+func unitVectors(n int) [][]float32 {
+	out := make([][]float32, n)
 	for i := range out {
 		out[i] = []float32{1, 0}
 	}
-	return out, nil
+	return out
 }
 
 // Parts still queued when the batcher closes are failed, never left to their
@@ -83,11 +88,7 @@ func (m *sizeModel) Encode(ctx context.Context, objs []any) ([][]float32, error)
 	} else {
 		m.sizes <- len(objs)
 	}
-	out := make([][]float32, len(objs))
-	for i := range out {
-		out[i] = []float32{1, 0}
-	}
-	return out, nil
+	return unitVectors(len(objs)), nil
 }
 
 // While one worker is busy, the other waits for its share of the texts in
