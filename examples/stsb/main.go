@@ -15,7 +15,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -30,6 +29,7 @@ import (
 	"github.com/simlearn/simlearn"
 	"github.com/simlearn/simlearn/cache"
 	"github.com/simlearn/simlearn/eval"
+	"github.com/simlearn/simlearn/examples/internal/walltime"
 	"github.com/simlearn/simlearn/fit"
 	"github.com/simlearn/simlearn/head"
 	"github.com/simlearn/simlearn/loss"
@@ -160,36 +160,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("model: %s\n", o.save)
 	}
 	fmt.Printf("plot: %s\n", filepath.Join(o.out, fit.HistoryPNG))
-	return reportTimes(o.out, m.Blocks[0].Encoded > 0, fillTime, time.Since(start))
-}
-
-// times are the wall times of a run.
-type times struct {
-	Fill, Total time.Duration
-}
-
-// reportTimes prints the wall times of this run. A cold run (one that
-// encoded) records them in dir; a warm run shows the recorded cold run's
-// beside its own.
-func reportTimes(dir string, cold bool, fill, total time.Duration) error {
-	path := filepath.Join(dir, "cold-run.json")
-	fmt.Printf("wall time: cache fill %v, total %v", fill.Round(time.Millisecond), total.Round(time.Millisecond))
-	if cold {
-		fmt.Println(" (cold cache; run again to see the warm one)")
-		b, err := json.Marshal(times{fill, total})
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(path, b, 0o644)
-	}
-	var c times
-	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &c) != nil {
-		fmt.Println(" (warm cache)")
-		return nil
-	}
-	fmt.Printf(" (warm cache); cold run: cache fill %v, total %v; %.1fx faster\n",
-		c.Fill.Round(time.Millisecond), c.Total.Round(time.Millisecond), c.Total.Seconds()/total.Seconds())
-	return nil
+	return walltime.Report(o.out, m.Blocks[0].Encoded > 0, fillTime, time.Since(start))
 }
 
 // evaluate scores the pairs of d on the cached embeddings passed through h
