@@ -10,51 +10,14 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/gradcheck"
 )
 
-func randDense(rng *rand.Rand, r, c int) *mat.Dense {
-	m := mat.NewDense(r, c, nil)
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			m.Set(i, j, rng.NormFloat64())
-		}
-	}
-	return m
-}
-
-// numGrad is the central-difference gradient of f with respect to x.
-func numGrad(x *mat.Dense, f func() float64) *mat.Dense {
-	const h = 1e-6
-	r, c := x.Dims()
-	g := mat.NewDense(r, c, nil)
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			v := x.At(i, j)
-			x.Set(i, j, v+h)
-			fp := f()
-			x.Set(i, j, v-h)
-			fm := f()
-			x.Set(i, j, v)
-			g.Set(i, j, (fp-fm)/(2*h))
-		}
-	}
-	return g
-}
-
+// assertClose compares an analytic gradient with a numeric one, within
+// 1e-6 + 1e-5 relative.
 func assertClose(t *testing.T, what string, got, want *mat.Dense) {
 	t.Helper()
-	r, c := want.Dims()
-	if gr, gc := got.Dims(); gr != r || gc != c {
-		t.Fatalf("%s: shape %dx%d, want %dx%d", what, gr, gc, r, c)
-	}
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			g, w := got.At(i, j), want.At(i, j)
-			if math.IsNaN(g) || math.Abs(g-w) > 1e-6+1e-5*math.Abs(w) {
-				t.Fatalf("%s[%d][%d]: analytic %.10g, numeric %.10g", what, i, j, g, w)
-			}
-		}
-	}
+	gradcheck.AssertClose(t, what, got, want, 1e-5)
 }
 
 // fdConfigs covers every head kind and activation.
@@ -96,18 +59,18 @@ func TestFiniteDifferences(t *testing.T) {
 			// parameter shows in the output.
 			for _, p := range h.Params() {
 				if strings.Contains(p.Name, "gates") {
-					p.Value.Copy(randDense(rng, 1, dim))
+					p.Value.Copy(gradcheck.RandNormal(rng, 1, dim))
 				}
 			}
-			x := randDense(rng, batch, dim)
-			up := randDense(rng, batch, h.OutDim())
+			x := gradcheck.RandNormal(rng, batch, dim)
+			up := gradcheck.RandNormal(rng, batch, h.OutDim())
 			f := func() float64 { return mat.Sum(mulElem(h.Forward(x, false), up)) }
 			f()
 			head.ZeroGrad(h.Params())
 			dx := mat.DenseCopyOf(h.Backward(up))
-			assertClose(t, "dL/dx", dx, numGrad(x, f))
+			assertClose(t, "dL/dx", dx, gradcheck.Numeric(x, f))
 			for _, p := range h.Params() {
-				assertClose(t, "dL/d"+p.Name, p.Grad, numGrad(p.Value, f))
+				assertClose(t, "dL/d"+p.Name, p.Grad, gradcheck.Numeric(p.Value, f))
 			}
 			// BackwardParams gives the same parameter gradients.
 			want := map[string]*mat.Dense{}

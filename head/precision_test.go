@@ -7,6 +7,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/gradcheck"
 )
 
 // relErr is |got - want| / |want| in the Frobenius norm.
@@ -29,8 +30,8 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x := randDense(rng, batch, dim)
-			up := randDense(rng, batch, h.OutDim())
+			x := gradcheck.RandNormal(rng, batch, dim)
+			up := gradcheck.RandNormal(rng, batch, h.OutDim())
 			run := func(p head.Precision) (y, dx *mat.Dense, grads []*mat.Dense) {
 				if ok, err := head.SetPrecision(h, p); !ok || err != nil {
 					t.Fatalf("SetPrecision(%s): ok %v, err %v", p, ok, err)

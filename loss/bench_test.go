@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/gradcheck"
 	"github.com/simlearn/simlearn/loss"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkSkipConnectionTripletStep(b *testing.B) {
 		b.Run(string(p), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			h := benchHead(b)
-			x := randDense(rng, benchBatch, benchDim)
+			x := gradcheck.RandNormal(rng, benchBatch, benchDim)
 			groups := make([]int, benchBatch)
 			for i := range groups {
 				groups[i] = i / 4
@@ -64,7 +65,7 @@ func BenchmarkSkipConnectionMNRLStep(b *testing.B) {
 		b.Run(string(p), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			h := benchHead(b)
-			x := randDense(rng, 2*benchBatch, benchDim)
+			x := gradcheck.RandNormal(rng, 2*benchBatch, benchDim)
 			scores := make([]float64, benchBatch)
 			for i := range scores {
 				scores[i] = 1

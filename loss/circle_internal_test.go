@@ -1,11 +1,14 @@
 package loss
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/gradcheck"
 )
 
 // circleFrozen is the circle loss with the weights a_p, a_n taken from the
@@ -60,21 +63,7 @@ func TestCircleGradient(t *testing.T) {
 		if want := circleFrozen(c, e, groups, frozen); math.Abs(got-want) > 1e-9*math.Max(1, want) {
 			t.Fatalf("gamma %v: loss %v, reference %v", gamma, got, want)
 		}
-		const h = 1e-6
-		r, cols := e.Dims()
-		for i := 0; i < r; i++ {
-			for j := 0; j < cols; j++ {
-				v := e.At(i, j)
-				e.Set(i, j, v+h)
-				fp := circleFrozen(c, e, groups, frozen)
-				e.Set(i, j, v-h)
-				fm := circleFrozen(c, e, groups, frozen)
-				e.Set(i, j, v)
-				num := (fp - fm) / (2 * h)
-				if g := de.At(i, j); math.Abs(g-num) > 1e-6+1e-4*math.Abs(num) {
-					t.Fatalf("gamma %v: dL/de[%d][%d] analytic %v, numeric %v", gamma, i, j, g, num)
-				}
-			}
-		}
+		num := gradcheck.Numeric(e, func() float64 { return circleFrozen(c, e, groups, frozen) })
+		gradcheck.AssertClose(t, fmt.Sprintf("gamma %v: dL/de", gamma), de, num, 1e-4)
 	}
 }

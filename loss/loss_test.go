@@ -11,50 +11,15 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/gradcheck"
 	"github.com/simlearn/simlearn/loss"
 )
 
-func randDense(rng *rand.Rand, r, c int) *mat.Dense {
-	m := mat.NewDense(r, c, nil)
-	for i := range m.RawMatrix().Data {
-		m.RawMatrix().Data[i] = rng.NormFloat64()
-	}
-	return m
-}
-
-// numGrad is the central-difference gradient of f with respect to x.
-func numGrad(x *mat.Dense, f func() float64) *mat.Dense {
-	const h = 1e-6
-	r, c := x.Dims()
-	g := mat.NewDense(r, c, nil)
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			v := x.At(i, j)
-			x.Set(i, j, v+h)
-			fp := f()
-			x.Set(i, j, v-h)
-			fm := f()
-			x.Set(i, j, v)
-			g.Set(i, j, (fp-fm)/(2*h))
-		}
-	}
-	return g
-}
-
+// assertClose compares an analytic gradient with a numeric one, within
+// 1e-6 + 1e-4 relative.
 func assertClose(t *testing.T, what string, got, want *mat.Dense) {
 	t.Helper()
-	r, c := want.Dims()
-	if gr, gc := got.Dims(); gr != r || gc != c {
-		t.Fatalf("%s: shape %dx%d, want %dx%d", what, gr, gc, r, c)
-	}
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			g, w := got.At(i, j), want.At(i, j)
-			if math.IsNaN(g) || math.Abs(g-w) > 1e-6+1e-4*math.Abs(w) {
-				t.Fatalf("%s[%d][%d]: analytic %.10g, numeric %.10g", what, i, j, g, w)
-			}
-		}
-	}
+	gradcheck.AssertClose(t, what, got, want, 1e-4)
 }
 
 func spec(name, params string) loss.Spec {
@@ -89,7 +54,7 @@ func TestGroupFiniteDifferences(t *testing.T) {
 		t.Run(fmt.Sprintf("%d_%s_%s", k, sp.Name, sp.Params), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(k), 3))
 			const n, d, classes = 9, 4, 3
-			e := randDense(rng, n, d)
+			e := gradcheck.RandNormal(rng, n, d)
 			groups := make([]int, n)
 			for i := range groups {
 				groups[i] = i % classes
@@ -103,7 +68,7 @@ func TestGroupFiniteDifferences(t *testing.T) {
 				params = lp.Params()
 				// Larger class vectors than the N(0, 0.01^2) start keep the
 				// check well conditioned.
-				params[0].Value.Copy(randDense(rng, classes, d))
+				params[0].Value.Copy(gradcheck.RandNormal(rng, classes, d))
 			}
 			f := func() float64 {
 				v, _, err := l.Loss(e, groups)
@@ -125,9 +90,9 @@ func TestGroupFiniteDifferences(t *testing.T) {
 			for _, p := range params {
 				dw = append(dw, mat.DenseCopyOf(p.Grad))
 			}
-			assertClose(t, "dL/de", de, numGrad(e, f))
+			assertClose(t, "dL/de", de, gradcheck.Numeric(e, f))
 			for i, p := range params {
-				assertClose(t, "dL/d"+p.Name, dw[i], numGrad(p.Value, f))
+				assertClose(t, "dL/d"+p.Name, dw[i], gradcheck.Numeric(p.Value, f))
 			}
 		})
 	}
@@ -149,7 +114,7 @@ func TestPairFiniteDifferences(t *testing.T) {
 			t.Run(fmt.Sprintf("%d_%s_%s_%v", k, sp.Name, sp.Params, subgroups), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(k), 4))
 				const n, d = 6, 4
-				a, b := randDense(rng, n, d), randDense(rng, n, d)
+				a, b := gradcheck.RandNormal(rng, n, d), gradcheck.RandNormal(rng, n, d)
 				scores := []float64{1, 0.2, 0.7, 0.05, 0.9, 0.4}
 				l, err := loss.NewPair(sp)
 				if err != nil {
@@ -167,8 +132,8 @@ func TestPairFiniteDifferences(t *testing.T) {
 					t.Fatal(err)
 				}
 				da, db = mat.DenseCopyOf(da), mat.DenseCopyOf(db)
-				assertClose(t, "dL/da", da, numGrad(a, f))
-				assertClose(t, "dL/db", db, numGrad(b, f))
+				assertClose(t, "dL/da", da, gradcheck.Numeric(a, f))
+				assertClose(t, "dL/db", db, gradcheck.Numeric(b, f))
 			})
 		}
 	}
@@ -176,7 +141,7 @@ func TestPairFiniteDifferences(t *testing.T) {
 
 func TestMNRLHardNegatives(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	a, b, neg := randDense(rng, 5, 4), randDense(rng, 5, 4), randDense(rng, 3, 4)
+	a, b, neg := gradcheck.RandNormal(rng, 5, 4), gradcheck.RandNormal(rng, 5, 4), gradcheck.RandNormal(rng, 3, 4)
 	scores := []float64{1, 1, 1, 1, 1}
 	for _, sym := range []bool{false, true} {
 		m := loss.NewMultipleNegativesRanking()
@@ -193,9 +158,9 @@ func TestMNRLHardNegatives(t *testing.T) {
 			t.Fatal(err)
 		}
 		da, db, dn = mat.DenseCopyOf(da), mat.DenseCopyOf(db), mat.DenseCopyOf(dn)
-		assertClose(t, "dL/da", da, numGrad(a, f))
-		assertClose(t, "dL/db", db, numGrad(b, f))
-		assertClose(t, "dL/dneg", dn, numGrad(neg, f))
+		assertClose(t, "dL/da", da, gradcheck.Numeric(a, f))
+		assertClose(t, "dL/db", db, gradcheck.Numeric(b, f))
+		assertClose(t, "dL/dneg", dn, gradcheck.Numeric(neg, f))
 		without, _, _, _ := m.Loss(a, b, scores, nil)
 		if !(withNeg > without) {
 			t.Errorf("symmetric=%v: extra negatives did not raise the loss (%v <= %v)", sym, withNeg, without)
@@ -205,7 +170,7 @@ func TestMNRLHardNegatives(t *testing.T) {
 
 func TestTripletLossAgainst(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 2))
-	e, ref := randDense(rng, 6, 4), randDense(rng, 10, 4)
+	e, ref := gradcheck.RandNormal(rng, 6, 4), gradcheck.RandNormal(rng, 10, 4)
 	groups := []int{0, 1, 2, 0, 1, 2}
 	refGroups := []int{0, 1, 2, 3, 0, 1, 2, 3, 0, 1}
 	for _, m := range []loss.Mining{loss.MiningAll, loss.MiningHard, loss.MiningSemiHard} {
@@ -222,7 +187,7 @@ func TestTripletLossAgainst(t *testing.T) {
 		if err != nil || v == 0 {
 			t.Fatalf("%s: loss %v, error %v", m, v, err)
 		}
-		assertClose(t, string(m)+" dL/de", mat.DenseCopyOf(de), numGrad(e, f))
+		assertClose(t, string(m)+" dL/de", mat.DenseCopyOf(de), gradcheck.Numeric(e, f))
 	}
 	// Against itself it is the ordinary loss except for self-pairs, which
 	// batch-hard mining with euclidean distance 0 cannot pick as hardest.
@@ -239,7 +204,7 @@ func TestTripletLossAgainst(t *testing.T) {
 // their gradients against central differences, and the special cases.
 func TestDistances(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	x, y := randDense(rng, 5, 4), randDense(rng, 5, 4)
+	x, y := gradcheck.RandNormal(rng, 5, 4), gradcheck.RandNormal(rng, 5, 4)
 	for _, d := range []loss.Distance{loss.Cosine, loss.Euclidean, loss.Manhattan, loss.Dot} {
 		m, err := d.Matrix(x, y)
 		if err != nil {
@@ -259,7 +224,7 @@ func TestDistances(t *testing.T) {
 				t.Errorf("%s: similarity of row %d inconsistent", d, i)
 			}
 		}
-		g := randDense(rng, 5, 5)
+		g := gradcheck.RandNormal(rng, 5, 5)
 		dx, dy, err := d.MatrixGrad(x, y, g)
 		if err != nil {
 			t.Fatal(err)
@@ -270,8 +235,8 @@ func TestDistances(t *testing.T) {
 			p.MulElem(m, g)
 			return mat.Sum(&p)
 		}
-		assertClose(t, string(d)+" matrix dx", dx, numGrad(x, f))
-		assertClose(t, string(d)+" matrix dy", dy, numGrad(y, f))
+		assertClose(t, string(d)+" matrix dx", dx, gradcheck.Numeric(x, f))
+		assertClose(t, string(d)+" matrix dy", dy, gradcheck.Numeric(y, f))
 		gr := []float64{0.3, -1, 2, 0.5, -0.7}
 		rdx, rdy, err := d.RowsGrad(x, y, gr)
 		if err != nil {
@@ -285,8 +250,8 @@ func TestDistances(t *testing.T) {
 			}
 			return s
 		}
-		assertClose(t, string(d)+" rows dx", rdx, numGrad(x, fr))
-		assertClose(t, string(d)+" rows dy", rdy, numGrad(y, fr))
+		assertClose(t, string(d)+" rows dx", rdx, gradcheck.Numeric(x, fr))
+		assertClose(t, string(d)+" rows dy", rdy, gradcheck.Numeric(y, fr))
 	}
 	// Euclidean is exactly 0 on identical rows, with gradient 0 there;
 	// manhattan's subgradient at equality is 0.
@@ -325,12 +290,12 @@ func TestTripletLossThenLossAgainst(t *testing.T) {
 		tr := loss.NewTriplet()
 		tr.Distance = d
 		rng := rand.New(rand.NewPCG(1, 2))
-		e := randDense(rng, 6, 4)
+		e := gradcheck.RandNormal(rng, 6, 4)
 		g := []int{0, 0, 1, 1, 2, 2}
 		if _, _, err := tr.Loss(e, g); err != nil {
 			t.Fatal(err)
 		}
-		ref := randDense(rng, 9, 4)
+		ref := gradcheck.RandNormal(rng, 9, 4)
 		refG := []int{0, 1, 2, 0, 1, 2, 0, 1, 2}
 		got, _, err := tr.LossAgainst(e, g, ref, refG)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/gradcheck"
 	"github.com/simlearn/simlearn/loss"
 )
 
@@ -76,7 +77,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		t.Run(fmt.Sprintf("%d_%s_%s", k, sp.Name, sp.Params), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(k), 11))
 			const n, d, classes = 64, 48, 8
-			e := randDense(rng, n, d)
+			e := gradcheck.RandNormal(rng, n, d)
 			groups := make([]int, n)
 			for i := range groups {
 				groups[i] = i % classes
@@ -98,7 +99,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		t.Run(fmt.Sprintf("%d_%s_%s", k, sp.Name, sp.Params), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(k), 12))
 			const n, d = 64, 48
-			a, b := randDense(rng, n, d), randDense(rng, n, d)
+			a, b := gradcheck.RandNormal(rng, n, d), gradcheck.RandNormal(rng, n, d)
 			scores := make([]float64, n)
 			for i := range scores {
 				scores[i] = 0.05 + 0.9*rng.Float64()

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/gradcheck"
 )
 
 // objective is a nonlinear loss of the forward output and its gradient:
@@ -57,24 +59,13 @@ func TestEmbeddingTableGradientMatchesNumeric(t *testing.T) {
 	if w.Name != "color.weight" {
 		t.Fatalf("param name %q", w.Name)
 	}
-	rows, cols := w.Value.Dims()
-	const h = 1e-6
-	for i := range rows {
-		for j := range cols {
-			orig := w.Value.At(i, j)
-			w.Value.Set(i, j, orig+h)
-			yp, _ := tab.Forward(objs)
-			lp, _ := objective(yp, r)
-			w.Value.Set(i, j, orig-h)
-			ym, _ := tab.Forward(objs)
-			lm, _ := objective(ym, r)
-			w.Value.Set(i, j, orig)
-			num := (lp - lm) / (2 * h)
-			if got := w.Grad.At(i, j); math.Abs(got-num) > 1e-6*(1+math.Abs(num)) {
-				t.Errorf("grad[%d][%d] = %.9g, numeric %.9g", i, j, got, num)
-			}
-		}
-	}
+	num := gradcheck.Numeric(w.Value, func() float64 {
+		yp, _ := tab.Forward(objs)
+		l, _ := objective(yp, r)
+		return l
+	})
+	gradcheck.AssertClose(t, "grad", w.Grad, num, 1e-6)
+	_, cols := w.Value.Dims()
 	// Row 2 ("green") is unused: its gradient is exactly zero.
 	for j := range cols {
 		if w.Grad.At(2, j) != 0 {
