@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -39,45 +40,34 @@ func (s *Store) Stats(ctx context.Context) ([]FingerprintStats, error) {
 		}
 		return st
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{})
-		defer it.Close()
-		n := 0
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n++; n%65536 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+	err := s.scan(ctx, func(item *badger.Item) error {
+		k := item.Key()
+		switch {
+		case bytes.HasPrefix(k, metaPre):
+			fp := string(k[len(metaPre):])
+			st := get(fp)
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &st.Meta) }); err != nil {
+				return fmt.Errorf("metadata of fingerprint %q does not decode (run verify): %w", fp, err)
 			}
-			item := it.Item()
-			k := item.Key()
-			switch {
-			case bytes.HasPrefix(k, metaPre):
-				fp := string(k[len(metaPre):])
-				st := get(fp)
-				if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &st.Meta) }); err != nil {
-					return fmt.Errorf("metadata of fingerprint %q does not decode (run verify): %w", fp, err)
-				}
-				st.Bytes += int64(len(k)) + item.ValueSize()
-			case bytes.HasPrefix(k, vecPre):
-				fp, _, ok := splitKey(vecPre, k)
-				if !ok {
-					continue
-				}
-				st := get(fp)
-				st.Entries++
-				st.Bytes += int64(len(k)) + item.ValueSize()
-			case bytes.HasPrefix(k, manPre), bytes.HasPrefix(k, packPre):
-				fp, _, ok := splitKey(k[:2], k)
-				if !ok {
-					continue
-				}
-				st := get(fp)
-				if k[0] == manPre[0] {
-					st.Packs++
-				}
-				st.PackBytes += int64(len(k)) + item.ValueSize()
+			st.Bytes += int64(len(k)) + item.ValueSize()
+		case bytes.HasPrefix(k, vecPre):
+			fp, _, ok := splitKey(vecPre, k)
+			if !ok {
+				return nil
 			}
+			st := get(fp)
+			st.Entries++
+			st.Bytes += int64(len(k)) + item.ValueSize()
+		case bytes.HasPrefix(k, manPre), bytes.HasPrefix(k, packPre):
+			fp, _, ok := splitKey(k[:2], k)
+			if !ok {
+				return nil
+			}
+			st := get(fp)
+			if k[0] == manPre[0] {
+				st.Packs++
+			}
+			st.PackBytes += int64(len(k)) + item.ValueSize()
 		}
 		return nil
 	})
@@ -91,18 +81,8 @@ func (s *Store) Stats(ctx context.Context) ([]FingerprintStats, error) {
 		}
 		out = append(out, *st)
 	}
-	slices.SortFunc(out, func(a, b FingerprintStats) int { return cmpString(a.Meta.Fingerprint, b.Meta.Fingerprint) })
+	slices.SortFunc(out, func(a, b FingerprintStats) int { return strings.Compare(a.Meta.Fingerprint, b.Meta.Fingerprint) })
 	return out, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // splitKey splits "<pre><fp>\0<rest>".
@@ -161,105 +141,94 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 	}
 	mans := map[packRef]packManifest{}
 	seenChunks := map[packRef]int{}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{})
-		defer it.Close()
-		// Metadata keys ("m\0...") sort before vector keys ("v\0..."),
-		// so every record is known before its vectors are checked.
-		n := 0
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n++; n%65536 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			item := it.Item()
-			k := item.KeyCopy(nil)
+	// Metadata keys ("m\0...") sort before vector keys ("v\0..."), so every
+	// record is known before its vectors are checked.
+	err := s.scan(ctx, func(item *badger.Item) error {
+		k := item.KeyCopy(nil)
+		switch {
+		case bytes.Equal(k, formatKey):
+		case bytes.HasPrefix(k, metaPre):
+			fp := string(k[len(metaPre):])
+			var m Meta
+			err := item.Value(func(v []byte) error { return json.Unmarshal(v, &m) })
 			switch {
-			case bytes.Equal(k, formatKey):
-			case bytes.HasPrefix(k, metaPre):
-				fp := string(k[len(metaPre):])
-				var m Meta
-				err := item.Value(func(v []byte) error { return json.Unmarshal(v, &m) })
-				switch {
-				case err != nil:
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: "metadata does not decode: " + err.Error()})
-				case m.Fingerprint != fp:
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("metadata names fingerprint %q", m.Fingerprint)})
-				case m.Dim <= 0:
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("metadata dimension %d", m.Dim)})
-				case m.Removing:
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: "an interrupted removal (Remove it again)"})
-					metas[fp] = m
-				default:
-					metas[fp] = m
-				}
-			case bytes.HasPrefix(k, manPre):
-				fp, rest, ok := splitKey(manPre, k)
-				var man packManifest
-				if !ok || len(rest) != len(packID{}) {
-					rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("malformed key %q", k)})
-					continue
-				}
-				if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &man) }); err != nil || man.Dim <= 0 || man.PerChunk <= 0 {
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("pack %x: manifest does not decode (%v)", rest[:8], err)})
-					continue
-				}
-				if m, ok := metas[fp]; !ok || m.Dim != man.Dim {
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("pack %x: dimension %d does not match the metadata", rest[:8], man.Dim)})
-				}
-				mans[packRef{fp, packID(rest)}] = man
-			case bytes.HasPrefix(k, packPre):
-				fp, rest, ok := splitKey(packPre, k)
-				if !ok || len(rest) != len(packID{})+4 {
-					rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("malformed key %q", k)})
-					continue
-				}
-				ref := packRef{fp, packID(rest[:len(packID{})])}
-				man, ok := mans[ref]
-				if !ok {
-					rep.IncompletePacks++
-					continue
-				}
-				c := int(binary.BigEndian.Uint32(rest[len(packID{}):]))
-				want := 4 * man.Dim * min(man.PerChunk, man.Keys-c*man.PerChunk)
-				got := -1
-				_ = item.Value(func(v []byte) error { got = len(v); return nil })
-				if c >= man.Chunks || got != want {
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("pack %x: chunk %d of %d has %d bytes, want %d", ref.id[:8], c, man.Chunks, got, want)})
-					continue
-				}
-				seenChunks[ref]++
-			case bytes.HasPrefix(k, vecPre):
-				fp, key, ok := splitKey(vecPre, k)
-				if !ok {
-					rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("malformed key %q", k)})
-					continue
-				}
-				rep.Entries++
-				counts[fp]++
-				m, ok := metas[fp]
-				if !ok {
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Key: key, Msg: "vector without metadata"})
-					continue
-				}
-				err := item.Value(func(v []byte) error {
-					if len(v) != 4*m.Dim {
-						return fmt.Errorf("value of %d bytes, want %d (dimension %d)", len(v), 4*m.Dim, m.Dim)
-					}
-					for i, x := range decodeVec(v) {
-						if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-							return fmt.Errorf("component %d is %v", i, x)
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Key: key, Msg: err.Error()})
-				}
+			case err != nil:
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: "metadata does not decode: " + err.Error()})
+			case m.Fingerprint != fp:
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("metadata names fingerprint %q", m.Fingerprint)})
+			case m.Dim <= 0:
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("metadata dimension %d", m.Dim)})
+			case m.Removing:
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: "an interrupted removal (Remove it again)"})
+				metas[fp] = m
 			default:
-				rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("unknown key %q", k)})
+				metas[fp] = m
 			}
+		case bytes.HasPrefix(k, manPre):
+			fp, rest, ok := splitKey(manPre, k)
+			var man packManifest
+			if !ok || len(rest) != len(packID{}) {
+				rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("malformed key %q", k)})
+				return nil
+			}
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &man) }); err != nil || man.Dim <= 0 || man.PerChunk <= 0 {
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("pack %x: manifest does not decode (%v)", rest[:8], err)})
+				return nil
+			}
+			if m, ok := metas[fp]; !ok || m.Dim != man.Dim {
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("pack %x: dimension %d does not match the metadata", rest[:8], man.Dim)})
+			}
+			mans[packRef{fp, packID(rest)}] = man
+		case bytes.HasPrefix(k, packPre):
+			fp, rest, ok := splitKey(packPre, k)
+			if !ok || len(rest) != len(packID{})+4 {
+				rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("malformed key %q", k)})
+				return nil
+			}
+			ref := packRef{fp, packID(rest[:len(packID{})])}
+			man, ok := mans[ref]
+			if !ok {
+				rep.IncompletePacks++
+				return nil
+			}
+			c := int(binary.BigEndian.Uint32(rest[len(packID{}):]))
+			want := 4 * man.Dim * min(man.PerChunk, man.Keys-c*man.PerChunk)
+			got := -1
+			_ = item.Value(func(v []byte) error { got = len(v); return nil })
+			if c >= man.Chunks || got != want {
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Msg: fmt.Sprintf("pack %x: chunk %d of %d has %d bytes, want %d", ref.id[:8], c, man.Chunks, got, want)})
+				return nil
+			}
+			seenChunks[ref]++
+		case bytes.HasPrefix(k, vecPre):
+			fp, key, ok := splitKey(vecPre, k)
+			if !ok {
+				rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("malformed key %q", k)})
+				return nil
+			}
+			rep.Entries++
+			counts[fp]++
+			m, ok := metas[fp]
+			if !ok {
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Key: key, Msg: "vector without metadata"})
+				return nil
+			}
+			err := item.Value(func(v []byte) error {
+				if len(v) != 4*m.Dim {
+					return fmt.Errorf("value of %d bytes, want %d (dimension %d)", len(v), 4*m.Dim, m.Dim)
+				}
+				for i, x := range decodeVec(v) {
+					if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+						return fmt.Errorf("component %d is %v", i, x)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				rep.Problems = append(rep.Problems, Problem{Fingerprint: fp, Key: key, Msg: err.Error()})
+			}
+		default:
+			rep.Problems = append(rep.Problems, Problem{Msg: fmt.Sprintf("unknown key %q", k)})
 		}
 		return nil
 	})
@@ -327,4 +296,25 @@ func (s *Store) Remove(ctx context.Context, fp string) (int64, error) {
 		return 0, fmt.Errorf("cache %s: remove %q: %w", s.dir, fp, err)
 	}
 	return n, nil
+}
+
+// scan calls fn on every item of the store, in key order, checking ctx
+// every 65,536 items; it stops at fn's first error.
+func (s *Store) scan(ctx context.Context, fn func(item *badger.Item) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		n := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n++; n%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if err := fn(it.Item()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
