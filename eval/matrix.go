@@ -23,27 +23,11 @@ type rows struct {
 func asRows[E Embeddings](what string, emb E) (rows, error) {
 	switch e := any(emb).(type) {
 	case [][]float32:
-		if len(e) == 0 {
-			return rows{}, fmt.Errorf("eval: %s: no embeddings", what)
-		}
-		d := len(e[0])
-		for i, r := range e {
-			if len(r) != d {
-				return rows{}, fmt.Errorf("eval: %s: embedding %d has dimension %d, embedding 0 has %d", what, i, len(r), d)
-			}
-		}
-		return rows{n: len(e), d: d, at: func(i, j int) float64 { return float64(e[i][j]) }}, checkRows(what, len(e), d)
+		d, err := sliceDim(what, e)
+		return rows{n: len(e), d: d, at: func(i, j int) float64 { return float64(e[i][j]) }}, err
 	case [][]float64:
-		if len(e) == 0 {
-			return rows{}, fmt.Errorf("eval: %s: no embeddings", what)
-		}
-		d := len(e[0])
-		for i, r := range e {
-			if len(r) != d {
-				return rows{}, fmt.Errorf("eval: %s: embedding %d has dimension %d, embedding 0 has %d", what, i, len(r), d)
-			}
-		}
-		return rows{n: len(e), d: d, at: func(i, j int) float64 { return e[i][j] }}, checkRows(what, len(e), d)
+		d, err := sliceDim(what, e)
+		return rows{n: len(e), d: d, at: func(i, j int) float64 { return e[i][j] }}, err
 	case *mat.Dense:
 		if e == nil || e.IsEmpty() {
 			return rows{}, fmt.Errorf("eval: %s: no embeddings", what)
@@ -54,11 +38,22 @@ func asRows[E Embeddings](what string, emb E) (rows, error) {
 	panic("unreachable: Embeddings constraint")
 }
 
-func checkRows(what string, n, d int) error {
-	if d == 0 {
-		return fmt.Errorf("eval: %s: embeddings have dimension 0", what)
+// sliceDim returns the dimension shared by every row of e, which must be
+// non-empty with the same non-zero length in every row.
+func sliceDim[T float32 | float64](what string, e [][]T) (int, error) {
+	if len(e) == 0 {
+		return 0, fmt.Errorf("eval: %s: no embeddings", what)
 	}
-	return nil
+	d := len(e[0])
+	for i, r := range e {
+		if len(r) != d {
+			return 0, fmt.Errorf("eval: %s: embedding %d has dimension %d, embedding 0 has %d", what, i, len(r), d)
+		}
+	}
+	if d == 0 {
+		return 0, fmt.Errorf("eval: %s: embeddings have dimension 0", what)
+	}
+	return d, nil
 }
 
 // index is an embedding matrix prepared for scoring with one distance: a
