@@ -7,6 +7,8 @@ import (
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/vexp"
 )
 
 // ErrEmptyBatch is returned (wrapped) for a batch without rows or columns.
@@ -129,18 +131,14 @@ func crossEntropy(logits *mat.Dense, targets []int, weight float64, g *mat.Dense
 				m = v
 			}
 		}
-		sum := 0.0
 		for j, v := range l {
-			x := math.Exp(v - m)
-			e[j] = x
-			sum += x
+			e[j] = v - m
 		}
+		vexp.Exp(e, e)
+		sum := floats.Sum(e)
 		total += m + math.Log(sum) - l[targets[i]]
 		gr := row(g, i)
-		f := scale / sum
-		for j, x := range e {
-			gr[j] += f * x
-		}
+		floats.AddScaled(gr, scale/sum, e)
 		gr[targets[i]] -= scale
 	})
 	return total * scale
