@@ -32,6 +32,8 @@ type skipLayer struct {
 	y      *mat.Dense
 	dz, dx *mat.Dense
 	dz32   blas32.General // dL/dz in float32 precision
+	sum    []float64      // column sums of dy (float32 backward)
+	sumZ   []float64      // column sums of dy ⊙ z (float32 backward)
 }
 
 func newSkip(cfg Config, dim int, drop *dropout, rng *rand.Rand, prefix string) (*SkipConnection, error) {
@@ -91,10 +93,7 @@ func (h *SkipConnection) Forward(x *mat.Dense, train bool) *mat.Dense {
 			// z = x W^T + b is only kept as the float32 product.
 			z, b := l.fc.forward32(l.drop.forward(x, train)), l.fc.b.Value.RawMatrix().Data
 			rows(l.y, func(i int, yr []float64) {
-				zr, xr := z.Data[i*z.Stride:i*z.Stride+len(yr)], row(x, i)
-				for j, v := range zr {
-					yr[j] = (b[j]+float64(v))*l.s[j] + xr[j]
-				}
+				mixed.GateAdd(yr, z.Data[i*z.Stride:], b, l.s, row(x, i))
 			})
 			x = l.y
 			continue
@@ -137,16 +136,20 @@ func (l *skipLayer) backward(dy *mat.Dense, needDx bool) *mat.Dense {
 		// One pass for the gate and bias gradients and dL/dz in float32.
 		z, b, gb := l.fc.z32, l.fc.b.Value.RawMatrix().Data, l.fc.b.Grad.RawMatrix().Data
 		dz := mixed.Resize(&l.dz32, r, c)
+		// Column sums of dy and dy ⊙ z give both vector gradients:
+		// dL/db_j = s_j sum_i dy_ij and dL/dg_j = s_j (1-s_j) sum_i dy_ij (b_j + z_ij).
+		if len(l.sum) != c {
+			l.sum, l.sumZ = make([]float64, c), make([]float64, c)
+		}
+		clear(l.sum)
+		clear(l.sumZ)
 		rows(dy, func(i int, dr []float64) {
-			zr, dzr := z.Data[i*z.Stride:i*z.Stride+len(dr)], dz.Data[i*dz.Stride:i*dz.Stride+len(dr)]
-			for j, v := range dr {
-				s := l.s[j]
-				gg[j] += v * (b[j] + float64(zr[j])) * s * (1 - s)
-				d := v * s
-				gb[j] += d
-				dzr[j] = float32(d)
-			}
+			mixed.GateBack(dr, z.Data[i*z.Stride:], l.s, l.sum, l.sumZ, dz.Data[i*dz.Stride:])
 		})
+		for j, s := range l.s[:c] {
+			gb[j] += s * l.sum[j]
+			gg[j] += s * (1 - s) * (b[j]*l.sum[j] + l.sumZ[j])
+		}
 		dxd = l.fc.backward32(dz, needDx)
 	} else {
 		l.dz = resize(l.dz, r, c)

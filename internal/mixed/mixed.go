@@ -39,12 +39,6 @@ func Narrow(dst *blas32.General, src blas64.General) blas32.General {
 	return d
 }
 
-func narrow(dst []float32, src []float64) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = float32(v)
-	}
-}
 
 // Widen sets dst = src + beta*dst (dst = src when beta is 0, whatever dst
 // held). The shapes must match.
@@ -58,13 +52,9 @@ func Widen(dst blas64.General, src blas32.General, beta float64) {
 		s = s[:len(d)]
 		switch beta {
 		case 0:
-			for j, v := range s {
-				d[j] = float64(v)
-			}
+			widenSet(d, s)
 		case 1:
-			for j, v := range s {
-				d[j] += float64(v)
-			}
+			widenAdd(d, s)
 		default:
 			for j, v := range s {
 				d[j] = float64(v) + beta*d[j]
