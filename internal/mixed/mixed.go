@@ -39,7 +39,6 @@ func Narrow(dst *blas32.General, src blas64.General) blas32.General {
 	return d
 }
 
-
 // Widen sets dst = src + beta*dst (dst = src when beta is 0, whatever dst
 // held). The shapes must match.
 func Widen(dst blas64.General, src blas32.General, beta float64) {
