@@ -15,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/eval"
@@ -478,11 +479,13 @@ func (r *run) trainBatch(idx []int) (float64, error) {
 			return 0, err
 		}
 		l = lv
-		_, c := y.Dims()
-		r.dy = resize(r.dy, 2*n, c)
-		r.dy.Slice(0, n, 0, c).(*mat.Dense).Copy(da)
-		r.dy.Slice(n, 2*n, 0, c).(*mat.Dense).Copy(db)
-		dy = r.dy
+		if dy = stacked(da, db); dy == nil {
+			_, c := y.Dims()
+			r.dy = resize(r.dy, 2*n, c)
+			r.dy.Slice(0, n, 0, c).(*mat.Dense).Copy(da)
+			r.dy.Slice(n, 2*n, 0, c).(*mat.Dense).Copy(db)
+			dy = r.dy
+		}
 	} else {
 		r.groups.Batch(idx, &r.gb)
 		x, err := r.groupInput(r.gb.X, r.groups.Data, idx)
@@ -559,6 +562,24 @@ func (r *run) trainBatch(idx []int) (float64, error) {
 func rowsView(m *mat.Dense, lo, hi int) *mat.Dense {
 	_, c := m.Dims()
 	return m.Slice(lo, hi, 0, c).(*mat.Dense)
+}
+
+// stacked returns the matrix whose rows are a's then b's when b's storage
+// follows a's in one backing array with the same stride (a loss may return
+// its gradients so), and nil otherwise.
+func stacked(a, b *mat.Dense) *mat.Dense {
+	ra, rb := a.RawMatrix(), b.RawMatrix()
+	if ra.Stride != rb.Stride || ra.Cols != rb.Cols || ra.Rows == 0 || rb.Rows == 0 {
+		return nil
+	}
+	end := ra.Rows * ra.Stride // where b must start, relative to a
+	full := ra.Data[:cap(ra.Data)]
+	if len(full) < end+len(rb.Data) || &full[end] != &rb.Data[0] {
+		return nil
+	}
+	var m mat.Dense
+	m.SetRawMatrix(blas64.General{Rows: ra.Rows + rb.Rows, Cols: ra.Cols, Stride: ra.Stride, Data: full[:end+len(rb.Data)]})
+	return &m
 }
 
 func finite(what string, m *mat.Dense) error {

@@ -427,3 +427,32 @@ func TestCheckpointDamaged(t *testing.T) {
 		})
 	}
 }
+
+func TestStacked(t *testing.T) {
+	m := mat.NewDense(5, 3, nil)
+	for i := range m.RawMatrix().Data {
+		m.RawMatrix().Data[i] = float64(i)
+	}
+	a, b := rowsView(m, 0, 2), rowsView(m, 2, 5)
+	s := stacked(a, b)
+	if s == nil || !mat.Equal(s, m) {
+		t.Fatalf("stacked(rows 0-1, rows 2-4) = %v, want the whole matrix", s)
+	}
+	for _, c := range []struct {
+		name string
+		a, b *mat.Dense
+	}{
+		{"gap", rowsView(m, 0, 2), rowsView(m, 3, 5)},
+		{"reversed", rowsView(m, 2, 5), rowsView(m, 0, 2)},
+		{"other matrix", rowsView(m, 0, 2), mat.NewDense(3, 3, nil)},
+	} {
+		if s := stacked(c.a, c.b); s != nil {
+			t.Errorf("%s: stacked = %v, want nil", c.name, s)
+		}
+	}
+	// Column views with the same stride do follow each other: the result is
+	// the 5x2 view.
+	if s := stacked(m.Slice(0, 2, 0, 2).(*mat.Dense), m.Slice(2, 5, 0, 2).(*mat.Dense)); s == nil || !mat.Equal(s, m.Slice(0, 5, 0, 2)) {
+		t.Errorf("stacked column views = %v, want the 5x2 view", s)
+	}
+}

@@ -117,8 +117,8 @@ func softplus(x float64) float64 {
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // crossEntropy returns weight * mean_i -log softmax(logits_i)[target_i] and
-// adds its gradient with respect to the logits into g. The rows of logits
-// may be strided views.
+// writes its gradient with respect to the logits into g (of the same
+// shape). The rows of logits may be strided views.
 func crossEntropy(logits *mat.Dense, targets []int, weight float64, g *mat.Dense) float64 {
 	n, c := logits.Dims()
 	scale := weight / float64(n)
@@ -138,7 +138,7 @@ func crossEntropy(logits *mat.Dense, targets []int, weight float64, g *mat.Dense
 		sum := floats.Sum(e)
 		total += m + math.Log(sum) - l[targets[i]]
 		gr := row(g, i)
-		floats.AddScaled(gr, scale/sum, e)
+		floats.ScaleTo(gr, scale/sum, e)
 		gr[targets[i]] -= scale
 	})
 	return total * scale

@@ -179,6 +179,10 @@ type pairwise struct {
 	gxn, gyn   *mat.Dense // gradient workspaces (n×dim, m×dim)
 	rs, cs     []float64
 	sparseRows [][]int32 // nonzero columns of the gradient, per row
+	// denseGrad, set by the owner, says that the gradients given to
+	// backward have few zeros (softmax): the products need not look for
+	// sparsity.
+	denseGrad bool
 
 	// f32 asks for float32 products (Precision Float32); on32 says that the
 	// last compute used them (cosine and dot only), with its operands in
@@ -301,24 +305,24 @@ func (p *pairwise) oneMinusProduct32(c float64, x, y *mat.Dense) {
 func (p *pairwise) backward(g, dx, dy *mat.Dense) {
 	n, dim := p.x.Dims()
 	m, _ := p.y.Dims()
-	nnz := p.collectNonzeros(g)
-	sparse := nnz*4 < n*m
+	sparse := false
+	if !p.denseGrad || p.dist == Manhattan { // Manhattan walks the nonzeros
+		sparse = p.collectNonzeros(g)*4 < n*m
+	}
 	switch p.dist {
 	case Cosine:
 		// D = 1 - xn yn^T: dL/dxn = -g yn, dL/dyn = -g^T xn.
 		p.gxn = resize(p.gxn, n, dim)
-		p.gxn.Zero()
 		if !p.self {
 			p.gyn = resize(p.gyn, m, dim)
-			p.gyn.Zero()
 		}
-		p.matGrad(g, p.xn, p.yn, -1, p.gxn, p.gyn, sparse)
+		p.matGrad(g, p.xn, p.yn, -1, p.gxn, p.gyn, sparse, true)
 		normalizeBackward(dx, p.gxn, p.xn, p.nx)
 		if !p.self {
 			normalizeBackward(dy, p.gyn, p.yn, p.ny)
 		}
 	case Dot:
-		p.matGrad(g, p.x, p.y, -1, dx, dy, sparse)
+		p.matGrad(g, p.x, p.y, -1, dx, dy, sparse, false)
 	case Euclidean:
 		// dd/dx_i = (x_i - y_j)/d: with w = g/d, dx_i = x_i rowsum(w) - (w y)_i
 		// and dy_j = y_j colsum(w) - (w^T x)_j.
@@ -337,7 +341,7 @@ func (p *pairwise) backward(g, dx, dy *mat.Dense) {
 				p.cs[j] += wr[j]
 			}
 		})
-		p.matGrad(p.w, p.x, p.y, -1, dx, dy, sparse)
+		p.matGrad(p.w, p.x, p.y, -1, dx, dy, sparse, false)
 		if p.self {
 			for i := range p.rs {
 				floats.AddScaled(row(dx, i), p.rs[i]+p.cs[i], row(p.x, i))
@@ -396,10 +400,23 @@ func (p *pairwise) collectNonzeros(g *mat.Dense) int {
 
 // matGrad adds alpha*g*b into da and alpha*g^T*a into db (both into da when
 // self), as a sparse loop when g is mostly zero and as matrix products
-// otherwise.
-func (p *pairwise) matGrad(g, a, b *mat.Dense, alpha float64, da, db *mat.Dense, sparse bool) {
+// otherwise; with overwrite it sets da and db instead of adding into them.
+func (p *pairwise) matGrad(g, a, b *mat.Dense, alpha float64, da, db *mat.Dense, sparse, overwrite bool) {
 	if p.self {
 		db = da
+	}
+	beta := 1.0
+	if overwrite {
+		beta = 0
+		if sparse {
+			da.Zero()
+			db.Zero()
+		}
+	}
+	// On self calls the second product adds into the first.
+	beta2 := beta
+	if p.self {
+		beta2 = 1
 	}
 	if sparse {
 		for i, cols := range p.sparseRows {
@@ -419,12 +436,12 @@ func (p *pairwise) matGrad(g, a, b *mat.Dense, alpha float64, da, db *mat.Dense,
 			b32 = a32
 		}
 		g32 := mixed.Narrow(&p.g32, g.RawMatrix())
-		mixed.Gemm(blas.NoTrans, blas.NoTrans, float32(alpha), g32, b32, 1, da.RawMatrix(), &p.s32)
-		mixed.Gemm(blas.Trans, blas.NoTrans, float32(alpha), g32, a32, 1, db.RawMatrix(), &p.s32)
+		mixed.Gemm(blas.NoTrans, blas.NoTrans, float32(alpha), g32, b32, beta, da.RawMatrix(), &p.s32)
+		mixed.Gemm(blas.Trans, blas.NoTrans, float32(alpha), g32, a32, beta2, db.RawMatrix(), &p.s32)
 		return
 	}
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, alpha, g.RawMatrix(), b.RawMatrix(), 1, da.RawMatrix())
-	blas64.Gemm(blas.Trans, blas.NoTrans, alpha, g.RawMatrix(), a.RawMatrix(), 1, db.RawMatrix())
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, alpha, g.RawMatrix(), b.RawMatrix(), beta, da.RawMatrix())
+	blas64.Gemm(blas.Trans, blas.NoTrans, alpha, g.RawMatrix(), a.RawMatrix(), beta2, db.RawMatrix())
 }
 
 // normalizeRows writes x_i / max(|x_i|, eps) into dst and the divisors into
@@ -460,11 +477,10 @@ func normalizeBackward(dx, gn, xn *mat.Dense, norms []float64) {
 			floats.AddScaled(dr, 1/normEps, g)
 			return
 		}
+		// dx += (g - xn (xn·g)) / norm, as two vectorised passes.
 		inv := 1 / norms[i]
-		dot := floats.Dot(xr, g)
-		for k, v := range g {
-			dr[k] += (v - xr[k]*dot) * inv
-		}
+		floats.AddScaled(dr, inv, g)
+		floats.AddScaled(dr, -floats.Dot(xr, g)*inv, xr)
 	})
 }
 

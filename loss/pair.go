@@ -107,6 +107,7 @@ type MultipleNegativesRanking struct {
 	cand, lt          *mat.Dense
 	pw                pairwise
 	logits, g, gt     *mat.Dense
+	grad              *mat.Dense // [da; dcand]
 	da, dcand, db, dn *mat.Dense
 	targets           []int
 }
@@ -177,7 +178,7 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 	for i := range m.targets {
 		m.targets[i] = i
 	}
-	m.g = zeroed(m.g, n, n+k)
+	m.g = resize(m.g, n, n+k)
 	weight := 1.0
 	if m.Symmetric {
 		weight = 0.5
@@ -186,7 +187,7 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 	if m.Symmetric {
 		m.lt = resize(m.lt, n, n)
 		m.lt.Copy(m.logits.Slice(0, n, 0, n).T())
-		m.gt = zeroed(m.gt, n, n)
+		m.gt = resize(m.gt, n, n)
 		loss += crossEntropy(m.lt, m.targets, weight, m.gt)
 		sq := m.g.Slice(0, n, 0, n).(*mat.Dense)
 		sq.Add(sq, m.gt.T())
@@ -203,8 +204,13 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 			gr[j] *= m.Scale * m.Similarity.simGrad(dr[j])
 		}
 	})
-	m.da = zeroed(m.da, n, dim)
-	m.dcand = zeroed(m.dcand, n+k, dim)
+	// dL/da and dL/dcand share one matrix, so that a caller holding a and b
+	// as consecutive rows of one matrix finds their gradients laid out the
+	// same way (fit then skips a copy).
+	m.grad = zeroed(m.grad, 2*n+k, dim)
+	m.da = m.grad.Slice(0, n, 0, dim).(*mat.Dense)
+	m.dcand = m.grad.Slice(n, 2*n+k, 0, dim).(*mat.Dense)
+	m.pw.denseGrad = true // a softmax gradient
 	m.pw.backward(m.g, m.da, m.dcand)
 	if neg == nil {
 		return loss, m.da, m.dcand, nil, nil

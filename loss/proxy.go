@@ -60,7 +60,7 @@ func (p *cosineLogits) forward(e *mat.Dense, w *head.Param) {
 	p.cos = resize(p.cos, n, c)
 	blas64.Gemm(blas.NoTrans, blas.Trans, 1, p.xn.RawMatrix(), p.wn.RawMatrix(), 0, p.cos.RawMatrix())
 	p.logits = resize(p.logits, n, c)
-	p.g = zeroed(p.g, n, c)
+	p.g = resize(p.g, n, c)
 }
 
 // backward takes dL/dcos in p.g, returns dL/de and accumulates dL/dw.
@@ -268,7 +268,7 @@ func (s *Softmax) Loss(e *mat.Dense, groups []int) (float64, *mat.Dense, error) 
 	inv := 1 / s.Temperature
 	s.logits = resize(s.logits, n, c)
 	blas64.Gemm(blas.NoTrans, blas.Trans, inv, e.RawMatrix(), s.W.Value.RawMatrix(), 0, s.logits.RawMatrix())
-	s.g = zeroed(s.g, n, c)
+	s.g = resize(s.g, n, c)
 	loss := crossEntropy(s.logits, groups, 1, s.g)
 	s.de = resize(s.de, n, d)
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, inv, s.g.RawMatrix(), s.W.Value.RawMatrix(), 0, s.de.RawMatrix())
