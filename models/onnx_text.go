@@ -66,6 +66,9 @@ func loadONNXText(dir string, raw json.RawMessage, rt Runtime) (Encoder, error) 
 	if rt.Library != "" {
 		opts = append(opts, onnx.WithLibrary(rt.Library))
 	}
+	if rt.NoPacking {
+		opts = append(opts, onnx.WithPacking(false))
+	}
 	return onnx.NewTextEncoder(opts...)
 }
 

@@ -39,6 +39,9 @@ type Runtime struct {
 	Workers int
 	// Library is the path of a native runtime library (ONNX Runtime).
 	Library string
+	// NoPacking turns off packing several texts into one sequence (see
+	// onnx.WithPacking), which changes outputs by float rounding only.
+	NoPacking bool
 }
 
 var (

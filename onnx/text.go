@@ -64,6 +64,7 @@ type textOptions struct {
 	batchSize    int
 	threads      int
 	workers      int
+	noPacking    bool
 	newTokenizer NewTokenizerFunc
 }
 
@@ -110,6 +111,16 @@ func WithThreads(n int) TextOption { return func(o *textOptions) { o.threads = n
 // workers x threads is the number of cores kept busy.
 func WithWorkers(n int) TextOption { return func(o *textOptions) { o.workers = n } }
 
+// WithPacking turns packing on or off (default on). With packing, a run may
+// lay several texts end to end as one sequence without padding, each
+// attending only to itself (see packGraph): texts of different lengths then
+// cost their own lengths rather than the longest one's, which is what the
+// small mixed batches of a server are. Encode decides run by run whether
+// packing or padding is cheaper. It needs a BERT-style graph exported from
+// Hugging Face Transformers; other graphs run padded. Outputs agree with
+// padded runs to float32 rounding.
+func WithPacking(on bool) TextOption { return func(o *textOptions) { o.noPacking = !on } }
+
 // WithTokenizer replaces the tokenizer implementation (default NewHFTokenizer).
 func WithTokenizer(f NewTokenizerFunc) TextOption {
 	return func(o *textOptions) { o.newTokenizer = f }
@@ -128,10 +139,17 @@ type TextEncoder struct {
 	threads   int
 	workers   int
 
-	inputs []string // model input names, in the order they are fed
-	output string   // model output name
-	pooled bool     // the output is already one vector per text
-	dim    int
+	inputs  []string // model input names
+	output  string   // model output name
+	pooled  bool     // the output is already one vector per text
+	dim     int
+	packing bool // try to open the session on the packed graph
+
+	// Set when the session opens: whether it runs the packed graph, and the
+	// input names it is fed, in order.
+	packed     bool
+	feed       []string
+	packedRuns atomic.Int64 // runs that packed several texts
 
 	fingerprint string
 	tok         Tokenizer
@@ -179,6 +197,7 @@ func NewTextEncoder(opts ...TextOption) (*TextEncoder, error) {
 		batchSize: o.batchSize,
 		threads:   o.threads,
 		workers:   o.workers,
+		packing:   !o.noPacking,
 		fields:    fieldReader{field: o.cfg.Field},
 	}
 	if e.name == "" {
@@ -382,13 +401,40 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 			return nil, fmt.Errorf("ONNX Runtime session options: %w", err)
 		}
 	}
-	sess, err := ort.NewDynamicAdvancedSession(e.modelPath, e.inputs, []string{e.output}, so)
+	sess, err := e.openSession(so)
 	if err != nil {
 		return nil, fmt.Errorf("opening ONNX Runtime session for %s: %w", e.modelPath, err)
 	}
 	sessionsOpened.Add(1)
 	e.sess = sess
 	return sess, nil
+}
+
+// openSession opens the session on the packed graph when packing is on and
+// the graph allows it, and on the model as it is otherwise.
+func (e *TextEncoder) openSession(so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+	e.packed, e.feed = false, e.inputs
+	if e.packing && !e.pooled && slices.Contains(e.inputs, attentionMask) {
+		model, err := os.ReadFile(e.modelPath)
+		if err != nil {
+			return nil, err
+		}
+		packed, ok, _, err := packGraph(model)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			feed := slices.DeleteFunc(slices.Clone(e.inputs), func(n string) bool { return n == attentionMask })
+			feed = append(feed, packedMaskInput, packedPositionsInput)
+			sess, err := ort.NewDynamicAdvancedSessionWithONNXData(packed, feed, []string{e.output}, so)
+			if err != nil {
+				return nil, fmt.Errorf("packed graph: %w", err)
+			}
+			e.packed, e.feed = true, feed
+			return sess, nil
+		}
+	}
+	return ort.NewDynamicAdvancedSession(e.modelPath, e.inputs, []string{e.output}, so)
 }
 
 // Encode returns one vector per object, in input order. Objects are strings,
@@ -481,7 +527,7 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 	for k, i := range order {
 		lengths[k] = len(ids[i])
 	}
-	bounds := planBatches(lengths, e.batchSize)
+	bounds, packed := planBatches(lengths, e.batchSize, e.packed, e.dim)
 	nBatches := len(bounds) - 1
 	workers := min(e.workers, nBatches)
 	var next atomic.Int64 // the next batch to run; batches go longest first
@@ -504,7 +550,7 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 					return
 				}
 				batch := order[bounds[k]:bounds[k+1]]
-				if err := e.runBatch(sess, buf, ids, batch, out); err != nil {
+				if err := e.runBatch(sess, buf, ids, batch, out, packed[k]); err != nil {
 					errs[w] = fmt.Errorf("encoder %q: batch with object %d: %w", e.name, batch[0], err)
 					next.Store(int64(nBatches)) // stop the other workers
 					return
@@ -530,33 +576,57 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 // sizes scale both sides alike.
 const runOverheadTokens = 11
 
+// maxPackedTokens bounds a packed run, whose mask holds its length squared.
+const maxPackedTokens = 512
+
+// sequenceCost is the cost in tokens of one sequence of n tokens through a
+// transformer of hidden size h: its tokens, plus attention, whose products
+// take 4 h n^2 multiply-adds per layer against 24 h^2 per token for the
+// dense layers (query, key, value, output and a 4h feed-forward).
+func sequenceCost(n, h int) float64 {
+	return float64(n) + float64(n)*float64(n)/float64(6*h)
+}
+
 // planBatches splits texts sorted longest first, whose token counts are
 // lengths, into runs of at most maxBatch texts; run k is
-// [bounds[k], bounds[k+1]). A run pads every text to its first (longest)
-// one, so the split minimises the padded tokens plus runOverheadTokens per
-// run: texts of similar length share a run, and a handful of very different
-// lengths (the usual micro-batch of a server) is not padded to the longest.
-func planBatches(lengths []int, maxBatch int) []int {
+// [bounds[k], bounds[k+1]). A padded run pads every text to its first
+// (longest) one; with packable, a run may instead be packed (packed[k]),
+// costing its texts' own lengths as one sequence. The split and the choice
+// minimise the cost in tokens (sequenceCost for hidden size h, plus
+// runOverheadTokens per run): texts of similar length share a padded run,
+// and a handful of very different lengths (the usual micro-batch of a
+// server) is packed or split rather than padded to the longest.
+func planBatches(lengths []int, maxBatch int, packable bool, h int) (bounds []int, packed []bool) {
 	n := len(lengths)
-	// cost[j] is the least cost of the first j texts; from[j] starts its last run.
-	cost := make([]int, n+1)
+	// cost[j] is the least cost of the first j texts; from[j] starts its
+	// last run and pack[j] says whether that run is packed.
+	cost := make([]float64, n+1)
 	from := make([]int, n+1)
+	pack := make([]bool, n+1)
 	for j := 1; j <= n; j++ {
-		cost[j] = -1
+		cost[j] = math.Inf(1)
+		total := 0
 		for i := j - 1; i >= 0 && i >= j-maxBatch; i-- {
-			c := cost[i] + runOverheadTokens + (j-i)*lengths[i]
-			if cost[j] < 0 || c < cost[j] {
-				cost[j], from[j] = c, i
+			total += lengths[i]
+			base := cost[i] + runOverheadTokens
+			if c := base + float64(j-i)*sequenceCost(lengths[i], h); c < cost[j] {
+				cost[j], from[j], pack[j] = c, i, false
+			}
+			if packable && j-i > 1 && total <= maxPackedTokens {
+				if c := base + sequenceCost(total, h); c < cost[j] {
+					cost[j], from[j], pack[j] = c, i, true
+				}
 			}
 		}
 	}
-	var bounds []int
 	for j := n; j > 0; j = from[j] {
 		bounds = append(bounds, j)
+		packed = append(packed, pack[j])
 	}
 	bounds = append(bounds, 0)
 	slices.Reverse(bounds)
-	return bounds
+	slices.Reverse(packed)
+	return bounds, packed
 }
 
 // tokenize encodes all texts, in parallel when there are many.
@@ -591,8 +661,8 @@ func (e *TextEncoder) tokenize(ctx context.Context, texts []string) ([][]uint32,
 // batchBuffers are the input and output tensors' memory, reused across
 // batches and calls.
 type batchBuffers struct {
-	ids, mask, types []int64
-	out              []float32
+	ids, mask, types, pos []int64
+	out                   []float32
 }
 
 func grow[T any](s []T, n int) []T {
@@ -602,37 +672,95 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// runBatch runs the model on the texts at the given indices (longest first)
-// and writes their vectors into out.
-func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffers, ids [][]uint32, batch []int, out [][]float32) error {
+// runBatch runs the texts batch (indices into ids) through the model and
+// writes their vectors into out; packed lays them end to end as one
+// sequence (the session must run the packed graph).
+func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffers, ids [][]uint32, batch []int, out [][]float32, packed bool) error {
 	b, l, h := len(batch), len(ids[batch[0]]), e.dim
-	buf.ids = grow(buf.ids, b*l)
-	buf.mask = grow(buf.mask, b*l)
-	buf.types = grow(buf.types, b*l) // never written: all zeros
-	for r, i := range batch {
-		row, mrow := buf.ids[r*l:(r+1)*l], buf.mask[r*l:(r+1)*l]
-		n := len(ids[i])
-		for t, id := range ids[i] {
-			row[t] = int64(id)
-			mrow[t] = 1
+	if packed {
+		b, l = 1, 0
+		for _, i := range batch {
+			l += len(ids[i])
 		}
-		clear(row[n:])
-		clear(mrow[n:])
 	}
-	shape := ort.NewShape(int64(b), int64(l))
-	inputs := make([]ort.Value, 0, len(e.inputs))
+	buf.ids = grow(buf.ids, b*l)
+	buf.types = grow(buf.types, b*l) // never written: all zeros
+	if e.packed {
+		buf.mask = grow(buf.mask, b*l*l)
+		buf.pos = grow(buf.pos, l)
+	} else {
+		buf.mask = grow(buf.mask, b*l)
+	}
+	switch {
+	case packed:
+		// Text k's tokens fill [off, off+n): they see each other only, and
+		// their positions start at 0.
+		e.packedRuns.Add(1)
+		clear(buf.mask)
+		off := 0
+		for _, i := range batch {
+			n := len(ids[i])
+			for t, id := range ids[i] {
+				buf.ids[off+t] = int64(id)
+				buf.pos[off+t] = int64(t)
+				row := buf.mask[(off+t)*l+off : (off+t)*l+off+n]
+				for k := range row {
+					row[k] = 1
+				}
+			}
+			off += n
+		}
+	case e.packed:
+		// A padded batch through the packed graph: every query row of text
+		// r's mask is its key mask, and positions run 0..l-1, shared by the
+		// batch, as the original graph's do.
+		for t := range l {
+			buf.pos[t] = int64(t)
+		}
+		for r, i := range batch {
+			n := len(ids[i])
+			row := buf.ids[r*l : (r+1)*l]
+			for t, id := range ids[i] {
+				row[t] = int64(id)
+			}
+			clear(row[n:])
+			for t := range l {
+				q := buf.mask[(r*l+t)*l : (r*l+t+1)*l]
+				for k := range q[:n] {
+					q[k] = 1
+				}
+				clear(q[n:])
+			}
+		}
+	default:
+		for r, i := range batch {
+			row, mrow := buf.ids[r*l:(r+1)*l], buf.mask[r*l:(r+1)*l]
+			n := len(ids[i])
+			for t, id := range ids[i] {
+				row[t] = int64(id)
+				mrow[t] = 1
+			}
+			clear(row[n:])
+			clear(mrow[n:])
+		}
+	}
+	inputs := make([]ort.Value, 0, len(e.feed))
 	defer func() {
 		for _, v := range inputs {
 			v.Destroy()
 		}
 	}()
-	for _, name := range e.inputs {
-		data := buf.ids
+	for _, name := range e.feed {
+		data, shape := buf.ids, ort.NewShape(int64(b), int64(l))
 		switch name {
 		case attentionMask:
 			data = buf.mask
 		case tokenTypeIDs:
 			data = buf.types
+		case packedMaskInput:
+			data, shape = buf.mask, ort.NewShape(int64(b), 1, int64(l), int64(l))
+		case packedPositionsInput:
+			data, shape = buf.pos, ort.NewShape(1, int64(l))
 		}
 		t, err := ort.NewTensor(shape, data)
 		if err != nil {
@@ -653,12 +781,17 @@ func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffe
 	if err := sess.Run(inputs, []ort.Value{outT}); err != nil {
 		return fmt.Errorf("running the model: %w", err)
 	}
+	off := 0 // packed: where text r's tokens start
 	for r, i := range batch {
-		v := out[i]
-		if e.pooled {
+		v, n := out[i], len(ids[i])
+		switch {
+		case e.pooled:
 			copy(v, buf.out[r*h:(r+1)*h])
-		} else {
-			pool(v, buf.out[r*l*h:(r+1)*l*h], len(ids[i]), h, e.cfg.Pooling)
+		case packed:
+			pool(v, buf.out[off*h:(off+n)*h], n, h, e.cfg.Pooling)
+			off += n
+		default:
+			pool(v, buf.out[r*l*h:(r+1)*l*h], n, h, e.cfg.Pooling)
 		}
 		if e.cfg.Normalize {
 			normalize(v)
@@ -712,6 +845,6 @@ func normalize(v []float32) {
 
 // String describes the encoder for logs.
 func (e *TextEncoder) String() string {
-	return fmt.Sprintf("onnx.TextEncoder(%s, %s, dim %d, max_length %d, pooling %s, normalize %t, batch %d, threads %d, workers %d)",
-		e.name, e.modelPath, e.dim, e.cfg.MaxLength, e.cfg.Pooling, e.cfg.Normalize, e.batchSize, e.threads, e.workers)
+	return fmt.Sprintf("onnx.TextEncoder(%s, %s, dim %d, max_length %d, pooling %s, normalize %t, batch %d, threads %d, workers %d, packing %t)",
+		e.name, e.modelPath, e.dim, e.cfg.MaxLength, e.cfg.Pooling, e.cfg.Normalize, e.batchSize, e.threads, e.workers, e.packing)
 }

@@ -46,6 +46,7 @@ func run() error {
 	threads := flag.Int("threads", 1, "ONNX Runtime intra-op threads per call")
 	encBatch := flag.Int("encoder-batch", onnx.DefaultBatchSize, "most texts per ONNX Runtime run (a model call is split into runs of similar lengths)")
 	encWorkers := flag.Int("encoder-workers", 1, "ONNX Runtime runs at once within one model call")
+	packing := flag.Bool("packing", true, "pack texts of different lengths into one sequence where cheaper than padding")
 	quiet := flag.Bool("quiet", true, "log warnings only (no access log)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the serving to this file on shutdown")
 	flag.Parse()
@@ -55,7 +56,7 @@ func run() error {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	rt := models.Runtime{Threads: *threads, BatchSize: *encBatch, Workers: *encWorkers}
+	rt := models.Runtime{Threads: *threads, BatchSize: *encBatch, Workers: *encWorkers, NoPacking: !*packing}
 	var m *models.SimilarityModel
 	var err error
 	switch {
@@ -97,7 +98,7 @@ func run() error {
 }
 
 func baseModel(dir string, rt models.Runtime) (*models.SimilarityModel, error) {
-	opts := []onnx.TextOption{onnx.WithThreads(rt.Threads), onnx.WithBatchSize(rt.BatchSize), onnx.WithWorkers(rt.Workers)}
+	opts := []onnx.TextOption{onnx.WithThreads(rt.Threads), onnx.WithBatchSize(rt.BatchSize), onnx.WithWorkers(rt.Workers), onnx.WithPacking(!rt.NoPacking)}
 	if dir != "" {
 		opts = append(opts, onnx.WithModelDir(dir))
 	}

@@ -1,0 +1,44 @@
+package onnx_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/simlearn/simlearn/onnx"
+)
+
+// TestPackingMatchesPadding encodes 240 STS Benchmark sentences in batches
+// of 6, the size of a server's micro-batches, with packing and without: the
+// packed runs must happen and give the padded runs' vectors.
+func TestPackingMatchesPadding(t *testing.T) {
+	var texts []string
+	for _, p := range readSTSB(t, "test")[:120] {
+		texts = append(texts, p.s1, p.s2)
+	}
+	rand.New(rand.NewPCG(7, 7)).Shuffle(len(texts), func(i, j int) { texts[i], texts[j] = texts[j], texts[i] })
+	packed := newEncoder(t)
+	padded := newEncoder(t, onnx.WithPacking(false))
+	worst := 0.0
+	for i := 0; i < len(texts); i += 6 {
+		batch := texts[i:min(i+6, len(texts))]
+		got := encodeTexts(t, packed, batch)
+		want := encodeTexts(t, padded, batch)
+		for k := range got {
+			for j := range got[k] {
+				worst = math.Max(worst, math.Abs(float64(got[k][j]-want[k][j])))
+			}
+		}
+	}
+	if worst > 1e-5 {
+		t.Errorf("packed and padded vectors differ by up to %g, want at most 1e-5", worst)
+	}
+	runs := onnx.PackedRuns(packed)
+	if runs < 20 {
+		t.Errorf("%d of %d batches ran packed, want most of them", runs, len(texts)/6)
+	}
+	if n := onnx.PackedRuns(padded); n != 0 {
+		t.Errorf("the encoder without packing packed %d runs", n)
+	}
+	t.Logf("%d of %d batches packed; largest difference %.2g", runs, len(texts)/6, worst)
+}
