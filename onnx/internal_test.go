@@ -50,39 +50,58 @@ func TestPool(t *testing.T) {
 	}
 }
 
-func TestPlanBatches(t *testing.T) {
+func TestPlanRuns(t *testing.T) {
+	padded := func(lo, hi int) run {
+		var r run
+		for k := lo; k < hi; k++ {
+			r = append(r, []int{k})
+		}
+		return r
+	}
 	for _, c := range []struct {
-		name       string
-		lengths    []int
-		maxBatch   int
-		packable   bool
-		want       []int
-		wantPacked []bool
+		name     string
+		lengths  []int
+		maxBatch int
+		packable bool
+		want     []run
 	}{
-		{"empty", nil, 32, true, []int{0}, nil},
-		{"one", []int{7}, 32, true, []int{0, 1}, []bool{false}},
-		{"equal lengths share one run", []int{12, 12, 12, 12, 12}, 32, false, []int{0, 5}, []bool{false}},
-		// Padding costs nothing here, packing adds attention over 60 tokens.
-		{"equal lengths stay padded", []int{12, 12, 12, 12, 12}, 32, true, []int{0, 5}, []bool{false}},
-		{"max batch caps a run", []int{12, 12, 12, 12, 12}, 2, false, []int{0, 2, 4, 5}, []bool{false, false, false}},
+		{"empty", nil, 32, true, nil},
+		{"one", []int{7}, 32, true, []run{{{0}}}},
+		{"equal lengths share one run", []int{12, 12, 12, 12, 12}, 32, false, []run{padded(0, 5)}},
+		// Padding costs nothing here; packing would add attention.
+		{"equal lengths stay padded", []int{12, 12, 12, 12, 12}, 32, true, []run{padded(0, 5)}},
+		{"max batch caps a run", []int{12, 12, 12, 12, 12}, 2, false, []run{padded(0, 2), padded(2, 4), padded(4, 5)}},
 		// Padding 7 texts from 9 to 60 tokens costs 357 tokens; a second run 11.
-		{"a long text runs alone", []int{60, 9, 9, 9, 9, 9, 9, 9}, 32, false, []int{0, 1, 8}, []bool{false, false}},
-		// Packed, the eight cost their 123 tokens plus 6.6 of attention.
-		{"a long text packs with short ones", []int{60, 9, 9, 9, 9, 9, 9, 9}, 32, true, []int{0, 8}, []bool{true}},
-		// A server's micro-batch: 94 tokens packed against 180 padded.
-		{"mixed lengths pack", []int{30, 20, 14, 12, 10, 8}, 32, true, []int{0, 6}, []bool{true}},
-		{"mixed lengths split unpacked", []int{30, 20, 14, 12, 10, 8}, 32, false, []int{0, 2, 6}, []bool{false, false}},
+		{"a long text runs alone", []int{60, 9, 9, 9, 9, 9, 9, 9}, 32, false, []run{padded(0, 1), padded(1, 8)}},
+		// Two rows of 60 and 63 tokens: one run, little padding, and less
+		// attention than one row of 123.
+		{"a long text beside the short ones packed", []int{60, 9, 9, 9, 9, 9, 9, 9}, 32, true, []run{{{0}, {1, 2, 3, 4, 5, 6, 7}}}},
+		// A server's micro-batch: 94 tokens in one row against 180 padded.
+		{"mixed lengths pack", []int{30, 20, 14, 12, 10, 8}, 32, true, []run{{{0, 1, 2, 3, 4, 5}}}},
+		{"mixed lengths split unpacked", []int{30, 20, 14, 12, 10, 8}, 32, false, []run{padded(0, 2), padded(2, 6)}},
 		// Padding 12 to 13 costs 1 token: cheaper than a second run.
-		{"close lengths share", []int{13, 12}, 32, false, []int{0, 2}, []bool{false}},
+		{"close lengths share", []int{13, 12}, 32, false, []run{padded(0, 2)}},
 	} {
-		got, packed := planBatches(c.lengths, c.maxBatch, c.packable, 384)
-		if !slices.Equal(got, c.want) || !slices.Equal(packed, c.wantPacked) {
-			t.Errorf("%s: planBatches(%v, %d, %t) = %v %v, want %v %v", c.name, c.lengths, c.maxBatch, c.packable, got, packed, c.want, c.wantPacked)
+		got := planRuns(c.lengths, c.maxBatch, c.packable, 384)
+		if !slices.EqualFunc(got, c.want, func(a, b run) bool { return slices.EqualFunc(a, b, slices.Equal) }) {
+			t.Errorf("%s: planRuns(%v, %d, %t) = %v, want %v", c.name, c.lengths, c.maxBatch, c.packable, got, c.want)
 		}
 	}
-	// With attention made negligible (a huge hidden size), packing 300 and
-	// 250 tokens would be cheapest, but 550 is over maxPackedTokens.
-	if got, packed := planBatches([]int{300, 250}, 32, true, 1<<30); !slices.Equal(got, []int{0, 1, 2}) || slices.Contains(packed, true) {
-		t.Errorf("planBatches([300 250]) = %v %v, want two padded runs", got, packed)
+	// With attention made negligible (a huge hidden size), one row of 300
+	// and 250 tokens would be cheapest, but it is over maxPackedTokens.
+	if got := planRuns([]int{300, 250}, 32, true, 1<<30); len(got) != 2 {
+		t.Errorf("planRuns([300 250]) = %v, want two runs of one text", got)
+	}
+}
+
+func TestPackRows(t *testing.T) {
+	var placed [3][]int
+	sums, longest := packRows(nil, []int{9, 7, 5, 4, 3}, 3, func(k, row int) { placed[row] = append(placed[row], k) })
+	// 9 | 7 | 5, then 4 to the 5-row (9) and 3 to the 7-row (10).
+	if !slices.Equal(sums, []int{9, 10, 9}) || longest != 10 {
+		t.Errorf("sums %v, longest %d; want [9 10 9], 10", sums, longest)
+	}
+	if want := [3][]int{{0}, {1, 4}, {2, 3}}; !slices.EqualFunc(placed[:], want[:], slices.Equal) {
+		t.Errorf("placed %v, want %v", placed, want)
 	}
 }

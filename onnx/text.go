@@ -527,8 +527,16 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 	for k, i := range order {
 		lengths[k] = len(ids[i])
 	}
-	bounds, packed := planBatches(lengths, e.batchSize, e.packed, e.dim)
-	nBatches := len(bounds) - 1
+	runs := planRuns(lengths, e.batchSize, e.packed, e.dim)
+	// Rows hold indices into texts from here on.
+	for _, r := range runs {
+		for _, row := range r {
+			for k, pos := range row {
+				row[k] = order[pos]
+			}
+		}
+	}
+	nBatches := len(runs)
 	workers := min(e.workers, nBatches)
 	var next atomic.Int64 // the next batch to run; batches go longest first
 	errs := make([]error, workers)
@@ -549,9 +557,8 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 					errs[w] = err
 					return
 				}
-				batch := order[bounds[k]:bounds[k+1]]
-				if err := e.runBatch(sess, buf, ids, batch, out, packed[k]); err != nil {
-					errs[w] = fmt.Errorf("encoder %q: batch with object %d: %w", e.name, batch[0], err)
+				if err := e.runBatch(sess, buf, ids, runs[k], out); err != nil {
+					errs[w] = fmt.Errorf("encoder %q: batch with object %d: %w", e.name, runs[k][0][0], err)
 					next.Store(int64(nBatches)) // stop the other workers
 					return
 				}
@@ -576,57 +583,102 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 // sizes scale both sides alike.
 const runOverheadTokens = 11
 
-// maxPackedTokens bounds a packed run, whose mask holds its length squared.
+// maxPackedTokens bounds a packed row, whose mask holds its length squared.
 const maxPackedTokens = 512
 
-// sequenceCost is the cost in tokens of one sequence of n tokens through a
-// transformer of hidden size h: its tokens, plus attention, whose products
-// take 4 h n^2 multiply-adds per layer against 24 h^2 per token for the
-// dense layers (query, key, value, output and a 4h feed-forward).
+// maxPackedRows is the most rows a packed run is split into.
+const maxPackedRows = 4
+
+// sequenceCost is the cost in tokens of one sequence (a row of a run) of n
+// tokens through a transformer of hidden size h: its tokens, plus
+// attention. The attention term is measured, not counted: ONNX Runtime runs
+// BERT attention as small batched products, a mask addition and a softmax
+// over n^2 scores per head, which cost all-MiniLM-L6-v2 about n^2/800
+// tokens' worth on one core here (the products alone would be n^2/2300).
 func sequenceCost(n, h int) float64 {
-	return float64(n) + float64(n)*float64(n)/float64(6*h)
+	return float64(n) + float64(n)*float64(n)/float64(2*h)
 }
 
-// planBatches splits texts sorted longest first, whose token counts are
-// lengths, into runs of at most maxBatch texts; run k is
-// [bounds[k], bounds[k+1]). A padded run pads every text to its first
-// (longest) one; with packable, a run may instead be packed (packed[k]),
-// costing its texts' own lengths as one sequence. The split and the choice
-// minimise the cost in tokens (sequenceCost for hidden size h, plus
-// runOverheadTokens per run): texts of similar length share a padded run,
-// and a handful of very different lengths (the usual micro-batch of a
-// server) is packed or split rather than padded to the longest.
-func planBatches(lengths []int, maxBatch int, packable bool, h int) (bounds []int, packed []bool) {
+// A run is the rows of one model call; each row lists texts laid end to
+// end (one text per row is ordinary padding).
+type run [][]int
+
+// planRuns splits texts sorted longest first, whose token counts are
+// lengths, into runs of consecutive texts, at most maxBatch per run. A
+// padded run gives each text a row and pads it to the run's first (longest)
+// text. With packable, a run may instead pack its texts into 1 to
+// maxPackedRows rows, longest first into the shortest row, padding the rows
+// to the longest. The split and the layouts minimise the cost in tokens
+// (sequenceCost of every row for hidden size h, plus runOverheadTokens per
+// run): texts of similar length share a padded run, and a handful of very
+// different lengths (the usual micro-batch of a server) is packed or split
+// rather than padded to the longest. Rows hold indices into lengths.
+func planRuns(lengths []int, maxBatch int, packable bool, h int) []run {
 	n := len(lengths)
 	// cost[j] is the least cost of the first j texts; from[j] starts its
-	// last run and pack[j] says whether that run is packed.
+	// last run, laid out in rows[j] rows (0: padded).
 	cost := make([]float64, n+1)
 	from := make([]int, n+1)
-	pack := make([]bool, n+1)
+	rows := make([]int, n+1)
+	var sums []int
 	for j := 1; j <= n; j++ {
 		cost[j] = math.Inf(1)
-		total := 0
 		for i := j - 1; i >= 0 && i >= j-maxBatch; i-- {
-			total += lengths[i]
 			base := cost[i] + runOverheadTokens
 			if c := base + float64(j-i)*sequenceCost(lengths[i], h); c < cost[j] {
-				cost[j], from[j], pack[j] = c, i, false
+				cost[j], from[j], rows[j] = c, i, 0
 			}
-			if packable && j-i > 1 && total <= maxPackedTokens {
-				if c := base + sequenceCost(total, h); c < cost[j] {
-					cost[j], from[j], pack[j] = c, i, true
+			if !packable {
+				continue
+			}
+			for r := 1; r <= maxPackedRows && r < j-i; r++ {
+				var longest int
+				sums, longest = packRows(sums, lengths[i:j], r, nil)
+				if longest > maxPackedTokens {
+					continue
+				}
+				if c := base + float64(r)*sequenceCost(longest, h); c < cost[j] {
+					cost[j], from[j], rows[j] = c, i, r
 				}
 			}
 		}
 	}
+	var runs []run
 	for j := n; j > 0; j = from[j] {
-		bounds = append(bounds, j)
-		packed = append(packed, pack[j])
+		i := from[j]
+		var rr run
+		if rows[j] == 0 {
+			for k := i; k < j; k++ {
+				rr = append(rr, []int{k})
+			}
+		} else {
+			rr = make(run, rows[j])
+			packRows(nil, lengths[i:j], rows[j], func(k, row int) { rr[row] = append(rr[row], i+k) })
+		}
+		runs = append(runs, rr)
 	}
-	bounds = append(bounds, 0)
-	slices.Reverse(bounds)
-	slices.Reverse(packed)
-	return bounds, packed
+	slices.Reverse(runs)
+	return runs
+}
+
+// packRows deals lengths (longest first) into r rows, each to the row with
+// the fewest tokens so far, calling place(k, row) for each when it is not
+// nil; it returns the rows' token counts (in sums, reused) and the largest.
+func packRows(sums []int, lengths []int, r int, place func(k, row int)) ([]int, int) {
+	sums = append(sums[:0], make([]int, r)...)
+	for k, l := range lengths {
+		row := 0
+		for q := 1; q < r; q++ {
+			if sums[q] < sums[row] {
+				row = q
+			}
+		}
+		sums[row] += l
+		if place != nil {
+			place(k, row)
+		}
+	}
+	return sums, slices.Max(sums)
 }
 
 // tokenize encodes all texts, in parallel when there are many.
@@ -672,76 +724,66 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// runBatch runs the texts batch (indices into ids) through the model and
-// writes their vectors into out; packed lays them end to end as one
-// sequence (the session must run the packed graph).
-func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffers, ids [][]uint32, batch []int, out [][]float32, packed bool) error {
-	b, l, h := len(batch), len(ids[batch[0]]), e.dim
-	if packed {
-		b, l = 1, 0
-		for _, i := range batch {
-			l += len(ids[i])
+// runBatch runs one run through the model and writes its texts' vectors
+// into out. Each row of rr lists texts (indices into ids) laid end to end;
+// rows of several texts need the session on the packed graph.
+func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffers, ids [][]uint32, rr run, out [][]float32) error {
+	b, l, h := len(rr), 0, e.dim
+	packing := false
+	for _, row := range rr {
+		n := 0
+		for _, i := range row {
+			n += len(ids[i])
 		}
+		l = max(l, n)
+		packing = packing || len(row) > 1
 	}
 	buf.ids = grow(buf.ids, b*l)
 	buf.types = grow(buf.types, b*l) // never written: all zeros
 	if e.packed {
 		buf.mask = grow(buf.mask, b*l*l)
-		buf.pos = grow(buf.pos, l)
+		buf.pos = grow(buf.pos, b*l)
+		clear(buf.mask)
 	} else {
 		buf.mask = grow(buf.mask, b*l)
 	}
-	switch {
-	case packed:
-		// Text k's tokens fill [off, off+n): they see each other only, and
-		// their positions start at 0.
+	if packing {
 		e.packedRuns.Add(1)
-		clear(buf.mask)
+	}
+	for r, row := range rr {
+		tokens := buf.ids[r*l : (r+1)*l]
 		off := 0
-		for _, i := range batch {
+		for _, i := range row {
 			n := len(ids[i])
 			for t, id := range ids[i] {
-				buf.ids[off+t] = int64(id)
-				buf.pos[off+t] = int64(t)
-				row := buf.mask[(off+t)*l+off : (off+t)*l+off+n]
-				for k := range row {
-					row[k] = 1
+				tokens[off+t] = int64(id)
+			}
+			if e.packed {
+				// The text's tokens see each other only, and their
+				// positions start at 0.
+				for t := range n {
+					buf.pos[r*l+off+t] = int64(t)
+					q := buf.mask[(r*l+off+t)*l+off : (r*l+off+t)*l+off+n]
+					for k := range q {
+						q[k] = 1
+					}
 				}
+			} else {
+				mask := buf.mask[r*l : (r+1)*l]
+				for t := range n {
+					mask[t] = 1
+				}
+				clear(mask[n:])
 			}
 			off += n
 		}
-	case e.packed:
-		// A padded batch through the packed graph: every query row of text
-		// r's mask is its key mask, and positions run 0..l-1, shared by the
-		// batch, as the original graph's do.
-		for t := range l {
-			buf.pos[t] = int64(t)
-		}
-		for r, i := range batch {
-			n := len(ids[i])
-			row := buf.ids[r*l : (r+1)*l]
-			for t, id := range ids[i] {
-				row[t] = int64(id)
+		clear(tokens[off:])
+		if e.packed {
+			// Padding: positions go on counting; its queries see nothing
+			// (their outputs are not read).
+			for t := off; t < l; t++ {
+				buf.pos[r*l+t] = int64(t)
 			}
-			clear(row[n:])
-			for t := range l {
-				q := buf.mask[(r*l+t)*l : (r*l+t+1)*l]
-				for k := range q[:n] {
-					q[k] = 1
-				}
-				clear(q[n:])
-			}
-		}
-	default:
-		for r, i := range batch {
-			row, mrow := buf.ids[r*l:(r+1)*l], buf.mask[r*l:(r+1)*l]
-			n := len(ids[i])
-			for t, id := range ids[i] {
-				row[t] = int64(id)
-				mrow[t] = 1
-			}
-			clear(row[n:])
-			clear(mrow[n:])
 		}
 	}
 	inputs := make([]ort.Value, 0, len(e.feed))
@@ -760,7 +802,7 @@ func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffe
 		case packedMaskInput:
 			data, shape = buf.mask, ort.NewShape(int64(b), 1, int64(l), int64(l))
 		case packedPositionsInput:
-			data, shape = buf.pos, ort.NewShape(1, int64(l))
+			data = buf.pos
 		}
 		t, err := ort.NewTensor(shape, data)
 		if err != nil {
@@ -781,20 +823,19 @@ func (e *TextEncoder) runBatch(sess *ort.DynamicAdvancedSession, buf *batchBuffe
 	if err := sess.Run(inputs, []ort.Value{outT}); err != nil {
 		return fmt.Errorf("running the model: %w", err)
 	}
-	off := 0 // packed: where text r's tokens start
-	for r, i := range batch {
-		v, n := out[i], len(ids[i])
-		switch {
-		case e.pooled:
-			copy(v, buf.out[r*h:(r+1)*h])
-		case packed:
-			pool(v, buf.out[off*h:(off+n)*h], n, h, e.cfg.Pooling)
+	for r, row := range rr {
+		off := r * l // where the row's next text starts, in tokens
+		for _, i := range row {
+			v, n := out[i], len(ids[i])
+			if e.pooled {
+				copy(v, buf.out[r*h:(r+1)*h])
+			} else {
+				pool(v, buf.out[off*h:(off+n)*h], n, h, e.cfg.Pooling)
+			}
 			off += n
-		default:
-			pool(v, buf.out[r*l*h:(r+1)*l*h], n, h, e.cfg.Pooling)
-		}
-		if e.cfg.Normalize {
-			normalize(v)
+			if e.cfg.Normalize {
+				normalize(v)
+			}
 		}
 	}
 	return nil
