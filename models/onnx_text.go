@@ -69,6 +69,9 @@ func loadONNXText(dir string, raw json.RawMessage, rt Runtime) (Encoder, error) 
 	if rt.NoPacking {
 		opts = append(opts, onnx.WithPacking(false))
 	}
+	if rt.IdleThreads > 0 {
+		opts = append(opts, onnx.WithIdleThreads(rt.IdleThreads))
+	}
 	return onnx.NewTextEncoder(opts...)
 }
 

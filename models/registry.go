@@ -42,6 +42,10 @@ type Runtime struct {
 	// NoPacking turns off packing several texts into one sequence (see
 	// onnx.WithPacking), which changes outputs by float rounding only.
 	NoPacking bool
+	// IdleThreads, when positive, gives inference calls that start while no
+	// other is running a second session with this many threads (see
+	// onnx.WithIdleThreads).
+	IdleThreads int
 }
 
 var (

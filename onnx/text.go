@@ -65,6 +65,7 @@ type textOptions struct {
 	threads      int
 	workers      int
 	noPacking    bool
+	idleThreads  int
 	newTokenizer NewTokenizerFunc
 }
 
@@ -121,6 +122,14 @@ func WithWorkers(n int) TextOption { return func(o *textOptions) { o.workers = n
 // padded runs to float32 rounding.
 func WithPacking(on bool) TextOption { return func(o *textOptions) { o.noPacking = !on } }
 
+// WithIdleThreads gives runs that start while no other run of the encoder
+// is in flight a second session with n intra-op threads (default 0: none),
+// so that a lone request, the common case of a lightly loaded server, uses
+// n cores instead of WithThreads'. Its threads sleep between runs rather
+// than spin, so runs that start later on the other session keep their
+// cores. The second session holds its own copy of the model's weights.
+func WithIdleThreads(n int) TextOption { return func(o *textOptions) { o.idleThreads = n } }
+
 // WithTokenizer replaces the tokenizer implementation (default NewHFTokenizer).
 func WithTokenizer(f NewTokenizerFunc) TextOption {
 	return func(o *textOptions) { o.newTokenizer = f }
@@ -158,8 +167,12 @@ type TextEncoder struct {
 
 	mu     sync.RWMutex // Encode holds it for reading, Close for writing
 	closed bool
-	open   sync.Mutex // serialises opening the session
+	open   sync.Mutex // serialises opening the sessions
 	sess   *ort.DynamicAdvancedSession
+
+	idleThreads int
+	idle        *ort.DynamicAdvancedSession // for runs that start alone
+	inFlight    atomic.Int32                // runs in flight (with idle)
 }
 
 // sessionsOpened counts the ONNX Runtime sessions opened in this process.
@@ -198,7 +211,9 @@ func NewTextEncoder(opts ...TextOption) (*TextEncoder, error) {
 		threads:   o.threads,
 		workers:   o.workers,
 		packing:   !o.noPacking,
-		fields:    fieldReader{field: o.cfg.Field},
+
+		idleThreads: o.idleThreads,
+		fields:      fieldReader{field: o.cfg.Field},
 	}
 	if e.name == "" {
 		e.name = cmp.Or(o.cfg.Field, "text")
@@ -248,6 +263,9 @@ func (o *textOptions) check() error {
 	}
 	if o.workers < 1 {
 		return fmt.Errorf("text encoder: workers %d: want at least 1", o.workers)
+	}
+	if o.idleThreads < 0 {
+		return fmt.Errorf("text encoder: idle threads %d: want 0 (none) or more", o.idleThreads)
 	}
 	return nil
 }
@@ -364,19 +382,22 @@ func (e *TextEncoder) Close() error {
 	}
 	e.closed = true
 	var errs []error
-	if e.sess != nil {
-		if err := e.sess.Destroy(); err != nil {
-			errs = append(errs, fmt.Errorf("closing ONNX Runtime session: %w", err))
+	for _, sess := range []*ort.DynamicAdvancedSession{e.sess, e.idle} {
+		if sess != nil {
+			if err := sess.Destroy(); err != nil {
+				errs = append(errs, fmt.Errorf("closing ONNX Runtime session: %w", err))
+			}
 		}
-		e.sess = nil
 	}
+	e.sess, e.idle = nil, nil
 	if err := e.tok.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing tokenizer: %w", err))
 	}
 	return errors.Join(errs...)
 }
 
-// session opens the ONNX Runtime session on first use.
+// session opens the ONNX Runtime sessions on first use: the one every run
+// may use and, with WithIdleThreads, the one for runs that start alone.
 func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 	e.open.Lock()
 	defer e.open.Unlock()
@@ -386,55 +407,93 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 	if err := InitRuntime(e.library); err != nil {
 		return nil, err
 	}
+	model, feed, err := e.graph()
+	if err != nil {
+		return nil, fmt.Errorf("opening ONNX Runtime session for %s: %w", e.modelPath, err)
+	}
+	sess, err := e.newSession(model, feed, e.threads, true)
+	if err != nil {
+		return nil, err
+	}
+	if e.idleThreads > 0 {
+		idle, err := e.newSession(model, feed, e.idleThreads, false)
+		if err != nil {
+			sess.Destroy()
+			return nil, err
+		}
+		e.idle = idle
+	}
+	e.sess, e.feed, e.packed = sess, feed, model != nil
+	return sess, nil
+}
+
+// graph returns the packed graph and its inputs when packing is on and the
+// model allows it, and nil and the model's own inputs otherwise.
+func (e *TextEncoder) graph() ([]byte, []string, error) {
+	if !e.packing || e.pooled || !slices.Contains(e.inputs, attentionMask) {
+		return nil, e.inputs, nil
+	}
+	model, err := os.ReadFile(e.modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	packed, ok, _, err := packGraph(model)
+	if err != nil || !ok {
+		return nil, e.inputs, err
+	}
+	feed := slices.DeleteFunc(slices.Clone(e.inputs), func(n string) bool { return n == attentionMask })
+	return packed, append(feed, packedMaskInput, packedPositionsInput), nil
+}
+
+// newSession opens a session on model (the model file when nil) with the
+// given intra-op threads; without spin, idle threads sleep at once instead
+// of spinning for more work.
+func (e *TextEncoder) newSession(model []byte, feed []string, threads int, spin bool) (*ort.DynamicAdvancedSession, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ONNX Runtime session options: %w", err)
 	}
 	defer so.Destroy()
 	for _, set := range []func() error{
-		func() error { return so.SetIntraOpNumThreads(e.threads) },
+		func() error { return so.SetIntraOpNumThreads(threads) },
 		func() error { return so.SetInterOpNumThreads(1) },
 		func() error { return so.SetExecutionMode(ort.ExecutionModeSequential) },
 		func() error { return so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll) },
+		func() error {
+			if spin {
+				return nil
+			}
+			return so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0")
+		},
 	} {
 		if err := set(); err != nil {
 			return nil, fmt.Errorf("ONNX Runtime session options: %w", err)
 		}
 	}
-	sess, err := e.openSession(so)
+	var sess *ort.DynamicAdvancedSession
+	if model != nil {
+		sess, err = ort.NewDynamicAdvancedSessionWithONNXData(model, feed, []string{e.output}, so)
+	} else {
+		sess, err = ort.NewDynamicAdvancedSession(e.modelPath, feed, []string{e.output}, so)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening ONNX Runtime session for %s: %w", e.modelPath, err)
 	}
 	sessionsOpened.Add(1)
-	e.sess = sess
 	return sess, nil
 }
 
-// openSession opens the session on the packed graph when packing is on and
-// the graph allows it, and on the model as it is otherwise.
-func (e *TextEncoder) openSession(so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
-	e.packed, e.feed = false, e.inputs
-	if e.packing && !e.pooled && slices.Contains(e.inputs, attentionMask) {
-		model, err := os.ReadFile(e.modelPath)
-		if err != nil {
-			return nil, err
-		}
-		packed, ok, _, err := packGraph(model)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			feed := slices.DeleteFunc(slices.Clone(e.inputs), func(n string) bool { return n == attentionMask })
-			feed = append(feed, packedMaskInput, packedPositionsInput)
-			sess, err := ort.NewDynamicAdvancedSessionWithONNXData(packed, feed, []string{e.output}, so)
-			if err != nil {
-				return nil, fmt.Errorf("packed graph: %w", err)
-			}
-			e.packed, e.feed = true, feed
-			return sess, nil
-		}
+// pick returns the session for a run about to start: the idle-threads one
+// when no other run is in flight, sess otherwise; done must be called when
+// the run ends.
+func (e *TextEncoder) pick(sess *ort.DynamicAdvancedSession) (s *ort.DynamicAdvancedSession, done func()) {
+	if e.idle == nil {
+		return sess, func() {}
 	}
-	return ort.NewDynamicAdvancedSession(e.modelPath, e.inputs, []string{e.output}, so)
+	if e.inFlight.Add(1) == 1 {
+		sess = e.idle
+	}
+	return sess, func() { e.inFlight.Add(-1) }
 }
 
 // Encode returns one vector per object, in input order. Objects are strings,
@@ -557,7 +616,10 @@ func (e *TextEncoder) encodeTexts(ctx context.Context, texts []string) ([][]floa
 					errs[w] = err
 					return
 				}
-				if err := e.runBatch(sess, buf, ids, runs[k], out); err != nil {
+				s, done := e.pick(sess)
+				err := e.runBatch(s, buf, ids, runs[k], out)
+				done()
+				if err != nil {
 					errs[w] = fmt.Errorf("encoder %q: batch with object %d: %w", e.name, runs[k][0][0], err)
 					next.Store(int64(nBatches)) // stop the other workers
 					return
@@ -886,6 +948,6 @@ func normalize(v []float32) {
 
 // String describes the encoder for logs.
 func (e *TextEncoder) String() string {
-	return fmt.Sprintf("onnx.TextEncoder(%s, %s, dim %d, max_length %d, pooling %s, normalize %t, batch %d, threads %d, workers %d, packing %t)",
-		e.name, e.modelPath, e.dim, e.cfg.MaxLength, e.cfg.Pooling, e.cfg.Normalize, e.batchSize, e.threads, e.workers, e.packing)
+	return fmt.Sprintf("onnx.TextEncoder(%s, %s, dim %d, max_length %d, pooling %s, normalize %t, batch %d, threads %d, workers %d, packing %t, idle threads %d)",
+		e.name, e.modelPath, e.dim, e.cfg.MaxLength, e.cfg.Pooling, e.cfg.Normalize, e.batchSize, e.threads, e.workers, e.packing, e.idleThreads)
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -47,6 +48,7 @@ func run() error {
 	encBatch := flag.Int("encoder-batch", onnx.DefaultBatchSize, "most texts per ONNX Runtime run (a model call is split into runs of similar lengths)")
 	encWorkers := flag.Int("encoder-workers", 1, "ONNX Runtime runs at once within one model call")
 	packing := flag.Bool("packing", true, "pack texts of different lengths into one sequence where cheaper than padding")
+	idleThreads := flag.Int("idle-threads", runtime.NumCPU(), "threads of a second session for model calls that start alone (0: none)")
 	quiet := flag.Bool("quiet", true, "log warnings only (no access log)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the serving to this file on shutdown")
 	flag.Parse()
@@ -56,7 +58,7 @@ func run() error {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	rt := models.Runtime{Threads: *threads, BatchSize: *encBatch, Workers: *encWorkers, NoPacking: !*packing}
+	rt := models.Runtime{Threads: *threads, BatchSize: *encBatch, Workers: *encWorkers, NoPacking: !*packing, IdleThreads: *idleThreads}
 	var m *models.SimilarityModel
 	var err error
 	switch {
@@ -98,7 +100,7 @@ func run() error {
 }
 
 func baseModel(dir string, rt models.Runtime) (*models.SimilarityModel, error) {
-	opts := []onnx.TextOption{onnx.WithThreads(rt.Threads), onnx.WithBatchSize(rt.BatchSize), onnx.WithWorkers(rt.Workers), onnx.WithPacking(!rt.NoPacking)}
+	opts := []onnx.TextOption{onnx.WithThreads(rt.Threads), onnx.WithBatchSize(rt.BatchSize), onnx.WithWorkers(rt.Workers), onnx.WithPacking(!rt.NoPacking), onnx.WithIdleThreads(rt.IdleThreads)}
 	if dir != "" {
 		opts = append(opts, onnx.WithModelDir(dir))
 	}

@@ -306,9 +306,12 @@ type encoderConfig struct {
 	// Field makes the encoder read the text from this field of JSON
 	// objects.
 	Field string `json:"field,omitempty"`
-	// Threads and BatchSize change speed only.
+	// Threads, BatchSize and IdleThreads change speed only.
 	Threads   int `json:"threads"`
 	BatchSize int `json:"batch_size"`
+	// IdleThreads (serve only) gives model calls that start alone a second
+	// session with this many threads; 0: none.
+	IdleThreads int `json:"-"`
 }
 
 // defaultEncoder is all-MiniLM-L6-v2 from the setup directory, as
@@ -355,6 +358,9 @@ func (c encoderConfig) options() []onnx.TextOption {
 	}
 	if c.Name != "" {
 		opts = append(opts, onnx.WithName(c.Name))
+	}
+	if c.IdleThreads > 0 {
+		opts = append(opts, onnx.WithIdleThreads(c.IdleThreads))
 	}
 	return opts
 }

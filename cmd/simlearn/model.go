@@ -45,7 +45,7 @@ func openModel(dir string, enc encoderConfig, f *flagSet) (*models.SimilarityMod
 				return nil, usagef("--%s applies to an encoder directory; the servable %s records its own settings", name, dir)
 			}
 		}
-		return models.Load(dir, models.WithRuntime(models.Runtime{Threads: enc.Threads, BatchSize: enc.BatchSize}))
+		return models.Load(dir, models.WithRuntime(models.Runtime{Threads: enc.Threads, BatchSize: enc.BatchSize, IdleThreads: enc.IdleThreads}))
 	}
 	enc.Model = dir
 	return rawModel(enc)

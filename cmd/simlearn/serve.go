@@ -32,7 +32,8 @@ of the process list) /v1/ routes require "Authorization: Bearer <token>".
 Once listening, the bound address is printed on standard output as
 "listening on http://HOST:PORT" (useful with --addr 127.0.0.1:0). Unless
 --threads is given, each worker's ONNX Runtime calls use the number of CPUs
-divided by --workers.
+divided by --workers, and a call that starts while no other runs uses all of
+them (--idle-threads), so that a lone request is answered sooner.
 
 MODEL is a servable directory (written by fit) or an encoder directory
 (model.onnx and tokenizer.json) served as the frozen encoder.
@@ -60,6 +61,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	f.IntVar(&cfg.MaxBatch, "max-batch", 64, "most texts encoded in one model call")
 	f.DurationVar(&cfg.MaxWait, "max-wait", 2*time.Millisecond, "longest wait for more texts while requests arrive (negative: never wait)")
 	f.IntVar(&cfg.Workers, "workers", 2, "model calls running at the same time")
+	f.IntVar(&enc.IdleThreads, "idle-threads", -1, "ONNX Runtime `threads` of a second session for model calls that start while no other runs (default: the number of CPUs when --threads leaves some unused; 0: none)")
 	f.IntVar(&cfg.QueueSize, "queue", 1024, "request parts that may wait for a batch")
 	f.BoolVar(&cfg.NoBatching, "no-batching", false, "encode each request on its own, without micro-batching")
 	f.DurationVar(&cfg.RequestTimeout, "timeout", 30*time.Second, "longest time to answer a request (exceeded: 504)")
@@ -81,6 +83,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if !f.isSet("threads") {
 		// Each worker runs its own model call: share the cores.
 		enc.Threads = max(1, runtime.NumCPU()/cfg.Workers)
+	}
+	if enc.IdleThreads < 0 {
+		// A call running alone may use every core.
+		enc.IdleThreads = 0
+		if enc.Threads < runtime.NumCPU() {
+			enc.IdleThreads = runtime.NumCPU()
+		}
 	}
 	if cfg.ModelName == "" {
 		cfg.ModelName = filepath.Base(filepath.Clean(pos[0]))
