@@ -115,6 +115,16 @@ type stsbPair struct {
 
 // readSTSB reads an STS Benchmark split: tab-separated, no quoting, columns
 // 5-7 are score, sentence 1, sentence 2; extra columns are ignored.
+// stsbTestTexts returns both sentences of the first pairs pairs of the STS
+// Benchmark test split.
+func stsbTestTexts(t testing.TB, pairs int) []string {
+	var texts []string
+	for _, p := range readSTSB(t, "test")[:pairs] {
+		texts = append(texts, p.s1, p.s2)
+	}
+	return texts
+}
+
 func readSTSB(t testing.TB, split string) []stsbPair {
 	t.Helper()
 	path := filepath.Join(stsbDir(), "sts-"+split+".csv")

@@ -11,10 +11,7 @@ import (
 // TestIdleThreads opens the second session and checks that runs on either
 // session give the vectors of an encoder without it, alone and concurrently.
 func TestIdleThreads(t *testing.T) {
-	var texts []string
-	for _, p := range readSTSB(t, "test")[:40] {
-		texts = append(texts, p.s1, p.s2)
-	}
+	texts := stsbTestTexts(t, 40)
 	plain := newEncoder(t)
 	want := encodeTexts(t, plain, texts)
 	before := onnx.SessionsOpened()

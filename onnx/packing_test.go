@@ -12,10 +12,7 @@ import (
 // of 6, the size of a server's micro-batches, with packing and without: the
 // packed runs must happen and give the padded runs' vectors.
 func TestPackingMatchesPadding(t *testing.T) {
-	var texts []string
-	for _, p := range readSTSB(t, "test")[:120] {
-		texts = append(texts, p.s1, p.s2)
-	}
+	texts := stsbTestTexts(t, 120)
 	rand.New(rand.NewPCG(7, 7)).Shuffle(len(texts), func(i, j int) { texts[i], texts[j] = texts[j], texts[i] })
 	packed := newEncoder(t)
 	padded := newEncoder(t, onnx.WithPacking(false))
