@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -424,6 +425,14 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 		e.idle = idle
 	}
 	e.sess, e.feed, e.packed = sess, feed, model != nil
+	if model != nil {
+		// The rewritten graph (the model's size, 90 MB for all-MiniLM-L6-v2)
+		// and what made it are garbage now. Collect them at once: left to
+		// the next cycle, they would set the heap goal for the whole
+		// process and hold that memory until a collection that a serving
+		// process may take minutes to reach.
+		debug.FreeOSMemory()
+	}
 	return sess, nil
 }
 
