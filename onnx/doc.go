@@ -19,5 +19,11 @@
 //	defer enc.Close()
 //	vecs, err := enc.Encode(ctx, []any{"A man is playing a guitar.", "Someone plays music."})
 //
+// Encode sorts texts by length and plans its model runs by cost: texts of
+// similar lengths share a padded run, and a mix of lengths, the usual
+// micro-batch of a server, is packed, laid end to end in a few rows with each
+// text attending only to itself (WithPacking; packed and padded vectors agree
+// to float32 rounding).
+//
 // TextEncoder satisfies models.Encoder without importing it.
 package onnx
