@@ -54,6 +54,13 @@ func loadONNXText(dir string, raw json.RawMessage, rt Runtime) (Encoder, error) 
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	opts := []onnx.TextOption{onnx.WithModelDir(dir), onnx.WithName(filepath.Base(dir)), onnx.WithConfig(cfg)}
+	return onnx.NewTextEncoder(append(opts, TextOptions(rt)...)...)
+}
+
+// TextOptions returns the onnx.TextEncoder options that apply rt (none for
+// its zero fields), for programs that build text encoders themselves.
+func TextOptions(rt Runtime) []onnx.TextOption {
+	var opts []onnx.TextOption
 	if rt.Threads > 0 {
 		opts = append(opts, onnx.WithThreads(rt.Threads))
 	}
@@ -72,7 +79,7 @@ func loadONNXText(dir string, raw json.RawMessage, rt Runtime) (Encoder, error) 
 	if rt.IdleThreads > 0 {
 		opts = append(opts, onnx.WithIdleThreads(rt.IdleThreads))
 	}
-	return onnx.NewTextEncoder(opts...)
+	return opts
 }
 
 // copyFile copies src to dst (a new file).

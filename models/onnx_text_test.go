@@ -98,12 +98,12 @@ func TestONNXTextServable(t *testing.T) {
 	if e.Kind != KindONNXText || e.Dim != 384 || len(e.Files) != 3 || e.Files["encoders/text/model.onnx"] == "" || e.Fingerprint != enc.Fingerprint() {
 		t.Fatalf("encoder entry %+v", e)
 	}
-	got, err := Load(dir, WithRuntime(Runtime{Threads: 1, BatchSize: 8, Workers: 2}))
+	got, err := Load(dir, WithRuntime(Runtime{Threads: 1, BatchSize: 8, Workers: 2, NoPacking: true, IdleThreads: 2}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer got.Close()
-	if s := fmt.Sprint(got.Encoders()[0]); !strings.Contains(s, "batch 8, threads 1, workers 2") {
+	if s := fmt.Sprint(got.Encoders()[0]); !strings.Contains(s, "batch 8, threads 1, workers 2, packing false, idle threads 2") {
 		t.Fatalf("the runtime settings did not reach the encoder: %s", s)
 	}
 	vecs, err := got.Encode(context.Background(), objs)

@@ -100,7 +100,7 @@ func run() error {
 }
 
 func baseModel(dir string, rt models.Runtime) (*models.SimilarityModel, error) {
-	opts := []onnx.TextOption{onnx.WithThreads(rt.Threads), onnx.WithBatchSize(rt.BatchSize), onnx.WithWorkers(rt.Workers), onnx.WithPacking(!rt.NoPacking), onnx.WithIdleThreads(rt.IdleThreads)}
+	opts := models.TextOptions(rt)
 	if dir != "" {
 		opts = append(opts, onnx.WithModelDir(dir))
 	}
