@@ -102,7 +102,43 @@ func TestPackGraphRefusesOtherGraphs(t *testing.T) {
 	if _, ok, why, err := packGraph(model); err != nil || !ok {
 		t.Errorf("packGraph of the minimal packable graph = ok %t (%s), %v", ok, why, err)
 	}
+	// Opset 13 and later give the axes as a second input, here constants.
+	axes := func(name string, v int64) *pb.TensorProto {
+		return &pb.TensorProto{Name: name, DataType: int32(pb.TensorProto_INT64), Dims: []int64{1}, Int64Data: []int64{v}}
+	}
+	var m pb.ModelProto
+	if err := proto.Unmarshal(graph(t, all, tables, append(positions, "Unsqueeze attention_mask,ax1 -> u1", "Unsqueeze u1,ax2 -> u2", "Add pos,u2 -> out")...), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Graph.Node {
+		n.Attribute = nil
+	}
+	m.Graph.Initializer = append(m.Graph.Initializer, axes("ax1", 1), axes("ax2", 2))
+	model, err := proto.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, why, err := packGraph(model); err != nil || !ok {
+		t.Errorf("packGraph with axes inputs = ok %t (%s), %v", ok, why, err)
+	}
+	m.Graph.Initializer[len(m.Graph.Initializer)-1].Int64Data = []int64{3} // Unsqueeze(3): not the mask pattern
+	if model, err = proto.Marshal(&m); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _, _ := packGraph(model); ok {
+		t.Error("packGraph accepted Unsqueeze(1), Unsqueeze(3)")
+	}
 	if _, _, _, err := packGraph([]byte("not a model")); err == nil {
 		t.Error("packGraph of garbage: no error")
+	}
+}
+
+func TestInt64s(t *testing.T) {
+	raw := &pb.TensorProto{DataType: int32(pb.TensorProto_INT64), RawData: []byte{2, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
+	if got := int64s(raw); !slices.Equal(got, []int64{2, -2}) {
+		t.Errorf("raw int64s = %v, want [2 -2]", got)
+	}
+	if got := int64s(&pb.TensorProto{DataType: int32(pb.TensorProto_FLOAT)}); got != nil {
+		t.Errorf("float tensor: %v, want nil", got)
 	}
 }
