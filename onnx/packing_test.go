@@ -3,6 +3,7 @@ package onnx_test
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/simlearn/simlearn/onnx"
@@ -38,4 +39,35 @@ func TestPackingMatchesPadding(t *testing.T) {
 		t.Errorf("the encoder without packing packed %d runs", n)
 	}
 	t.Logf("%d of %d batches packed; largest difference %.2g", runs, len(texts)/6, worst)
+}
+
+// wordTokenizer gives one id per byte between [CLS] and [SEP], and none
+// for the text "none".
+type wordTokenizer struct{}
+
+func (wordTokenizer) Encode(text string) ([]uint32, error) {
+	if text == "none" {
+		return nil, nil
+	}
+	ids := []uint32{101}
+	for _, b := range []byte(text) {
+		ids = append(ids, 1000+uint32(b))
+	}
+	return append(ids, 102), nil
+}
+
+func (wordTokenizer) Close() error { return nil }
+
+// TestTokenizerWithoutTokens: a tokenizer that returns no ids for a text is
+// an error naming the text, not a run with an empty row.
+func TestTokenizerWithoutTokens(t *testing.T) {
+	enc := newEncoder(t, onnx.WithTokenizer(func([]byte, int) (onnx.Tokenizer, error) { return wordTokenizer{}, nil }))
+	if _, err := enc.EncodeTexts(t.Context(), []string{"a long text", "none", "ab"}); err == nil || !strings.Contains(err.Error(), "text 1: the tokenizer returned no tokens") {
+		t.Fatalf("err = %v, want one naming text 1", err)
+	}
+	// The same tokenizer's packed runs work.
+	vecs := encodeTexts(t, enc, []string{"a long text here", "ab", "abc", "a medium one"})
+	if len(vecs) != 4 || onnx.PackedRuns(enc) == 0 {
+		t.Fatalf("%d vectors, %d packed runs; want 4 and at least one", len(vecs), onnx.PackedRuns(enc))
+	}
 }

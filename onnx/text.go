@@ -766,6 +766,9 @@ func (e *TextEncoder) tokenize(ctx context.Context, texts []string) ([][]uint32,
 					return
 				}
 				t, err := e.tok.Encode(texts[i])
+				if err == nil && len(t) == 0 {
+					err = errors.New("the tokenizer returned no tokens")
+				}
 				if err != nil {
 					errs[w] = fmt.Errorf("encoder %q: text %d: %w", e.name, i, err)
 					return
