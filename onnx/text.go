@@ -694,7 +694,9 @@ func planRuns(lengths []int, maxBatch int, packable bool, h int) []run {
 	var sums []int
 	for j := 1; j <= n; j++ {
 		cost[j] = math.Inf(1)
+		total := 0 // tokens of texts i..j-1
 		for i := j - 1; i >= 0 && i >= j-maxBatch; i-- {
+			total += lengths[i]
 			base := cost[i] + runOverheadTokens
 			if c := base + float64(j-i)*sequenceCost(lengths[i], h); c < cost[j] {
 				cost[j], from[j], rows[j] = c, i, 0
@@ -703,6 +705,11 @@ func planRuns(lengths []int, maxBatch int, packable bool, h int) []run {
 				continue
 			}
 			for r := 1; r <= maxPackedRows && r < j-i; r++ {
+				// r rows cost at least r rows of total/r tokens: skip the
+				// layouts that cannot win (most, for sorted texts).
+				if base+float64(r)*sequenceCost((total+r-1)/r, h) >= cost[j] {
+					continue
+				}
 				var longest int
 				sums, longest = packRows(sums, lengths[i:j], r, nil)
 				if longest > maxPackedTokens {
