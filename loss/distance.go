@@ -179,10 +179,6 @@ type pairwise struct {
 	gxn, gyn   *mat.Dense // gradient workspaces (n×dim, m×dim)
 	rs, cs     []float64
 	sparseRows [][]int32 // nonzero columns of the gradient, per row
-	// denseGrad, set by the owner, says that the gradients given to
-	// backward have few zeros (softmax): the products need not look for
-	// sparsity.
-	denseGrad bool
 
 	// f32 asks for float32 products (Precision Float32); on32 says that the
 	// last compute used them (cosine and dot only), with its operands in
@@ -305,10 +301,9 @@ func (p *pairwise) oneMinusProduct32(c float64, x, y *mat.Dense) {
 func (p *pairwise) backward(g, dx, dy *mat.Dense) {
 	n, dim := p.x.Dims()
 	m, _ := p.y.Dims()
-	sparse := false
-	if !p.denseGrad || p.dist == Manhattan { // Manhattan walks the nonzeros
-		sparse = p.collectNonzeros(g)*4 < n*m
-	}
+	// Manhattan walks the nonzeros of every row; the others only need to
+	// know whether g is sparse.
+	sparse := p.collectNonzeros(g, p.dist != Manhattan)*4 < n*m
 	switch p.dist {
 	case Cosine:
 		// D = 1 - xn yn^T: dL/dxn = -g yn, dL/dyn = -g^T xn.
@@ -377,24 +372,29 @@ func (p *pairwise) backward(g, dx, dy *mat.Dense) {
 }
 
 // collectNonzeros records the nonzero columns of each row of g in
-// p.sparseRows and returns their count.
-func (p *pairwise) collectNonzeros(g *mat.Dense) int {
-	n, _ := g.Dims()
+// p.sparseRows and returns their count. With stopWhenDense it stops (with
+// p.sparseRows incomplete) once a quarter of g is nonzero, which is all
+// that a dense gradient, such as a softmax's, needs to be told apart.
+func (p *pairwise) collectNonzeros(g *mat.Dense, stopWhenDense bool) int {
+	n, m := g.Dims()
 	if cap(p.sparseRows) < n {
 		p.sparseRows = make([][]int32, n)
 	}
 	p.sparseRows = p.sparseRows[:n]
 	nnz := 0
-	rows(g, func(i int, r []float64) {
+	for i := range n {
 		cols := p.sparseRows[i][:0]
-		for j, v := range r {
+		for j, v := range row(g, i) {
 			if v != 0 {
 				cols = append(cols, int32(j))
 			}
 		}
 		p.sparseRows[i] = cols
 		nnz += len(cols)
-	})
+		if stopWhenDense && nnz*4 >= n*m {
+			break
+		}
+	}
 	return nnz
 }
 

@@ -210,7 +210,6 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 	m.grad = zeroed(m.grad, 2*n+k, dim)
 	m.da = m.grad.Slice(0, n, 0, dim).(*mat.Dense)
 	m.dcand = m.grad.Slice(n, 2*n+k, 0, dim).(*mat.Dense)
-	m.pw.denseGrad = true // a softmax gradient
 	m.pw.backward(m.g, m.da, m.dcand)
 	if neg == nil {
 		return loss, m.da, m.dcand, nil, nil
