@@ -10,13 +10,8 @@ package mixed
 func narrow(dst []float32, src []float64) {
 	dst = dst[:len(src)]
 	n := narrowBlocks(dst, src)
-	narrowGo(dst[n:], src[n:])
-}
-
-func narrowGo(dst []float32, src []float64) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = float32(v)
+	for i, v := range src[n:] {
+		dst[n+i] = float32(v)
 	}
 }
 
