@@ -247,9 +247,20 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// slow adds a fixed cost to every model call, as a real encoder's run has
+// (it streams all the weights): the cost that batching amortises. Without
+// it the table model encodes a text faster than the next request arrives,
+// and whether requests meet in a batch depends on the machine's timing.
+type slow struct{ serve.Model }
+
+func (s slow) Encode(ctx context.Context, objs []any) ([][]float32, error) {
+	time.Sleep(500 * time.Microsecond)
+	return s.Model.Encode(ctx, objs)
+}
+
 func TestConcurrentClientsAreBatched(t *testing.T) {
 	m := tableModel(t)
-	_, ts := newServer(t, m, serve.Config{MaxBatch: 16, MaxWait: 5 * time.Millisecond, Workers: 1})
+	_, ts := newServer(t, slow{m}, serve.Config{MaxBatch: 16, MaxWait: 5 * time.Millisecond, Workers: 1})
 	const clients, each = 32, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -264,9 +275,7 @@ func TestConcurrentClientsAreBatched(t *testing.T) {
 					errs <- fmt.Errorf("%s: %d %s", text, code, body)
 					return
 				}
-				var r embeddingResponse
 				_, got := decodeVectors(t, body)
-				_ = r
 				if !sameVectors(got, direct(t, m, text)) {
 					errs <- fmt.Errorf("%s: vector differs from the model's", text)
 					return
@@ -282,7 +291,7 @@ func TestConcurrentClientsAreBatched(t *testing.T) {
 	metrics := get(t, ts.URL+"/metrics")
 	count := metricValue(t, metrics, "simlearn_batch_size_count")
 	texts := metricValue(t, metrics, "simlearn_embedded_texts_total")
-	if texts != clients*each || count >= texts {
+	if texts != clients*each || count > texts/2 {
 		t.Fatalf("%v texts in %v batches: concurrent requests were not batched", texts, count)
 	}
 	t.Logf("%v texts in %v batches", texts, count)
