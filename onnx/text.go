@@ -126,9 +126,11 @@ func WithPacking(on bool) TextOption { return func(o *textOptions) { o.noPacking
 // WithIdleThreads gives runs that start while no other run of the encoder
 // is in flight a second session with n intra-op threads (default 0: none),
 // so that a lone request, the common case of a lightly loaded server, uses
-// n cores instead of WithThreads'. Its threads sleep between runs rather
-// than spin, so runs that start later on the other session keep their
-// cores. The second session holds its own copy of the model's weights.
+// n cores instead of WithThreads'. Its threads spin between the operators
+// of a run, which saves waking a sleeping thread for each one, and stop as
+// soon as the run ends, so runs that start later on the other session keep
+// their cores. The second session holds its own copy of the model's
+// weights.
 func WithIdleThreads(n int) TextOption { return func(o *textOptions) { o.idleThreads = n } }
 
 // WithTokenizer replaces the tokenizer implementation (default NewHFTokenizer).
@@ -455,8 +457,9 @@ func (e *TextEncoder) graph() ([]byte, []string, error) {
 }
 
 // newSession opens a session on model (the model file when nil) with the
-// given intra-op threads; without spin, idle threads sleep at once instead
-// of spinning for more work.
+// given intra-op threads. Threads spin between the operators of a run
+// either way; with spin they go on spinning for more work after it, and
+// without, they stop as soon as the last run in flight ends.
 func (e *TextEncoder) newSession(model []byte, feed []string, threads int, spin bool) (*ort.DynamicAdvancedSession, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
@@ -472,7 +475,7 @@ func (e *TextEncoder) newSession(model []byte, feed []string, threads int, spin 
 			if spin {
 				return nil
 			}
-			return so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0")
+			return so.AddSessionConfigEntry("session.force_spinning_stop", "1")
 		},
 	} {
 		if err := set(); err != nil {
