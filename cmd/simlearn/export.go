@@ -18,10 +18,12 @@ sentence_embedding [batch, dim]. Any ONNX Runtime (Python, JavaScript, Java,
 C#) runs it; tokenise with the model's tokenizer.json (in the servable's
 encoders/<name>/ directory), truncating at its max_length.
 
-MODEL is a servable directory with one text encoder (written by fit) or an
-encoder directory (model.onnx and tokenizer.json), exported with the
---pooling, --max-length and --normalize settings. OUT.onnx is written
-completely or not at all.
+MODEL is a servable directory (written by fit) or an encoder directory
+(model.onnx and tokenizer.json), exported with the --pooling, --max-length
+and --normalize settings. A servable of several text encoders exports as one
+graph whose inputs carry each encoder's name ("title/input_ids", ...), each
+fed that encoder's tokenisation of its own text; their outputs are
+concatenated before the head. OUT.onnx is written completely or not at all.
 `
 
 const exportExamples = `

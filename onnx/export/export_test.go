@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	pb "github.com/advancedclimatesystems/gonnx/onnx"
 	ort "github.com/yalue/onnxruntime_go"
 	"google.golang.org/protobuf/proto"
 
@@ -77,11 +78,14 @@ func newModel(t testing.TB, enc *onnx.TextEncoder, hc head.Config) *models.Simil
 }
 
 // runExported runs an exported model (file path or bytes) on texts,
-// tokenised by the encoder's own tokenizer, in batches padded to the
-// longest text.
-func runExported(t testing.TB, enc *onnx.TextEncoder, model []byte, texts []string, dim int) [][]float32 {
+// tokenised by each encoder's own tokenizer, in batches padded to the
+// longest text; prefix[k] is what export.InputPrefix gives encs[k].
+func runExported(t testing.TB, encs []*onnx.TextEncoder, prefix []string, model []byte, texts []string, dim int) [][]float32 {
 	t.Helper()
-	names := []string{"input_ids", "attention_mask", "token_type_ids"}
+	var names []string
+	for _, p := range prefix {
+		names = append(names, p+"input_ids", p+"attention_mask", p+"token_type_ids")
+	}
 	// Basic optimisation only: full graph optimisation of a transformer
 	// takes longer than running these few batches.
 	so, err := ort.NewSessionOptions()
@@ -97,34 +101,39 @@ func runExported(t testing.TB, enc *onnx.TextEncoder, model []byte, texts []stri
 		t.Fatal(err)
 	}
 	defer sess.Destroy()
-	ids, err := enc.Tokenize(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
+	ids := make([][][]uint32, len(encs))
+	for k, enc := range encs {
+		if ids[k], err = enc.Tokenize(context.Background(), texts); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var out [][]float32
 	for start := 0; start < len(texts); start += 32 {
-		batch := ids[start:min(start+32, len(ids))]
-		l := 0
-		for _, b := range batch {
-			l = max(l, len(b))
-		}
-		in, mask, types := make([]int64, len(batch)*l), make([]int64, len(batch)*l), make([]int64, len(batch)*l)
-		for r, b := range batch {
-			for k, id := range b {
-				in[r*l+k], mask[r*l+k] = int64(id), 1
-			}
-		}
-		shape := ort.NewShape(int64(len(batch)), int64(l))
+		end := min(start+32, len(texts))
 		var vals []ort.Value
-		for _, d := range [][]int64{in, mask, types} {
-			v, err := ort.NewTensor(shape, d)
-			if err != nil {
-				t.Fatal(err)
+		for k := range encs {
+			batch := ids[k][start:end]
+			l := 0
+			for _, b := range batch {
+				l = max(l, len(b))
 			}
-			defer v.Destroy()
-			vals = append(vals, v)
+			in, mask, types := make([]int64, len(batch)*l), make([]int64, len(batch)*l), make([]int64, len(batch)*l)
+			for r, b := range batch {
+				for k, id := range b {
+					in[r*l+k], mask[r*l+k] = int64(id), 1
+				}
+			}
+			shape := ort.NewShape(int64(len(batch)), int64(l))
+			for _, d := range [][]int64{in, mask, types} {
+				v, err := ort.NewTensor(shape, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer v.Destroy()
+				vals = append(vals, v)
+			}
 		}
-		res, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(len(batch)), int64(dim)))
+		res, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(end-start), int64(dim)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +141,7 @@ func runExported(t testing.TB, enc *onnx.TextEncoder, model []byte, texts []stri
 			t.Fatal(err)
 		}
 		data := res.GetData()
-		for r := range batch {
+		for r := range end - start {
 			out = append(out, append([]float32(nil), data[r*dim:(r+1)*dim]...))
 		}
 		res.Destroy()
@@ -201,7 +210,7 @@ func TestExportMatchesEncode(t *testing.T) {
 	defer loaded.Close()
 	texts := sentences(t, 256)
 	want := encode(t, loaded, texts)
-	got := runExported(t, enc, data, texts, 256)
+	got := runExported(t, []*onnx.TextEncoder{enc}, []string{""}, data, texts, 256)
 	d := maxDiff(want, got)
 	t.Logf("%d sentences, max |ONNX - Encode| = %.3g", len(texts), d)
 	if d > 1e-5 {
@@ -272,7 +281,7 @@ func TestExportHeads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := runExported(t, enc, data, texts, m.Dim())
+			got := runExported(t, []*onnx.TextEncoder{enc}, []string{""}, data, texts, m.Dim())
 			if d := maxDiff(encode(t, m, texts), got); d > 1e-5 {
 				t.Fatalf("exported model differs from Encode by %g", d)
 			}
@@ -309,7 +318,100 @@ func TestExportRefusesUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := export.Model(m2); err == nil || !strings.Contains(err.Error(), "exactly one *onnx.TextEncoder") {
+	if _, err := export.Model(m2); err == nil || !strings.Contains(err.Error(), `encoder "c" is a *models.EmbeddingTable`) {
 		t.Fatalf("got %v, want a refusal of the encoder", err)
+	}
+}
+
+// TestExportSeveralEncoders exports two encoders on one model.onnx, one
+// mean-pooled over 256 tokens and one CLS-pooled over 24 (so that their
+// tokenisations differ), concatenated under a gated head, and compares the
+// output with Encode on 64 sentences.
+func TestExportSeveralEncoders(t *testing.T) {
+	requireAssets(t)
+	mean, err := onnx.NewTextEncoder(onnx.WithName("mean"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := onnx.NewTextEncoder(onnx.WithName("cls"), onnx.WithPooling(onnx.PoolingCLS), onnx.WithMaxLength(24))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := head.New(head.Config{Kind: head.KindSequential, Heads: []head.Config{{Kind: head.KindGated}, {Kind: head.KindLinear, Out: 40}}}, mean.Dim()+cls.Dim(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.New([]models.Encoder{mean, cls}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	pm, err := export.Model(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for _, in := range pm.Graph.Input {
+		inputs = append(inputs, in.Name)
+	}
+	if want := "mean/input_ids mean/attention_mask mean/token_type_ids cls/input_ids cls/attention_mask cls/token_type_ids"; strings.Join(inputs, " ") != want {
+		t.Fatalf("inputs %v, want %s", inputs, want)
+	}
+	data, err := proto.Marshal(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := sentences(t, 64)
+	got := runExported(t, []*onnx.TextEncoder{mean, cls}, []string{"mean/", "cls/"}, data, texts, m.Dim())
+	d := maxDiff(encode(t, m, texts), got)
+	t.Logf("%d sentences, max |ONNX - Encode| = %.3g", len(texts), d)
+	if d > 1e-5 {
+		t.Fatalf("exported model differs from Encode by %g (> 1e-5)", d)
+	}
+
+	// An encoder on another opset of the default domain is refused, by name.
+	dir := t.TempDir()
+	raw, err := os.ReadFile(mean.ModelPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other pb.ModelProto
+	if err := proto.Unmarshal(raw, &other); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range other.OpsetImport {
+		if o.Domain == "" {
+			o.Version++
+		}
+	}
+	if raw, err = proto.Marshal(&other); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := os.ReadFile(filepath.Join(onnx.DefaultModelDir(), "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"model.onnx": raw, "tokenizer.json": tok} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bumped, err := onnx.NewTextEncoder(onnx.WithModelDir(dir), onnx.WithName("bumped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bumped.Close()
+	empty, err := head.New(head.Config{Kind: head.KindEmpty}, mean.Dim()+bumped.Dim(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := models.New([]models.Encoder{mean, bumped}, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = export.Model(m2)
+	t.Logf("refused: %v", err)
+	if err == nil || !strings.Contains(err.Error(), `encoder "bumped"`) || !strings.Contains(err.Error(), "same opsets") {
+		t.Fatalf("got %v, want a refusal of the other opset naming the encoder", err)
 	}
 }
