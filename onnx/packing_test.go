@@ -31,6 +31,12 @@ func TestPackingMatchesPadding(t *testing.T) {
 	if worst > 1e-5 {
 		t.Errorf("packed and padded vectors differ by up to %g, want at most 1e-5", worst)
 	}
+	if on, why := packed.Packing(); !on {
+		t.Errorf("all-MiniLM-L6-v2 runs padded: %s", why)
+	}
+	if on, why := padded.Packing(); on || why != "packing is off" {
+		t.Errorf("WithPacking(false): Packing() = %t, %q", on, why)
+	}
 	runs := onnx.PackedRuns(packed)
 	if runs < 20 {
 		t.Errorf("%d of %d batches ran packed, want most of them", runs, len(texts)/6)

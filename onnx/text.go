@@ -157,9 +157,10 @@ type TextEncoder struct {
 	dim     int
 	packing bool // try to open the session on the packed graph
 
-	// Set when the session opens: whether it runs the packed graph, and the
-	// input names it is fed, in order.
+	// Set when the session opens: whether it runs the packed graph (and if
+	// not, why), and the input names it is fed, in order.
 	packed     bool
+	unpacked   string
 	feed       []string
 	packedRuns atomic.Int64 // runs that packed several texts
 
@@ -368,6 +369,18 @@ func (e *TextEncoder) Config() TextConfig { return e.cfg }
 // ModelPath returns the path of the encoder's model.onnx.
 func (e *TextEncoder) ModelPath() string { return e.modelPath }
 
+// Packing reports whether the open session can lay several texts in one
+// row (see WithPacking) and, when it cannot, why. Before the session opens
+// (at the first Encode) it reports false and says so.
+func (e *TextEncoder) Packing() (on bool, why string) {
+	e.open.Lock()
+	defer e.open.Unlock()
+	if e.sess == nil {
+		return false, "the session is not open yet"
+	}
+	return e.packed, e.unpacked
+}
+
 // HasSession reports whether the encoder has opened its ONNX Runtime session.
 func (e *TextEncoder) HasSession() bool {
 	e.open.Lock()
@@ -410,7 +423,7 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 	if err := InitRuntime(e.library); err != nil {
 		return nil, err
 	}
-	model, feed, err := e.graph()
+	model, feed, why, err := e.graph()
 	if err != nil {
 		return nil, fmt.Errorf("opening ONNX Runtime session for %s: %w", e.modelPath, err)
 	}
@@ -426,7 +439,7 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 		}
 		e.idle = idle
 	}
-	e.sess, e.feed, e.packed = sess, feed, model != nil
+	e.sess, e.feed, e.packed, e.unpacked = sess, feed, model != nil, why
 	if model != nil {
 		// The rewritten graph (the model's size, 90 MB for all-MiniLM-L6-v2)
 		// and what made it are garbage now. Collect them at once: left to
@@ -439,21 +452,25 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 }
 
 // graph returns the packed graph and its inputs when packing is on and the
-// model allows it, and nil and the model's own inputs otherwise.
-func (e *TextEncoder) graph() ([]byte, []string, error) {
-	if !e.packing || e.pooled || !slices.Contains(e.inputs, attentionMask) {
-		return nil, e.inputs, nil
+// model allows it, and otherwise nil, the model's own inputs and why.
+func (e *TextEncoder) graph() (model []byte, feed []string, why string, err error) {
+	switch {
+	case !e.packing:
+		return nil, e.inputs, "packing is off", nil
+	case e.pooled:
+		return nil, e.inputs, "the model outputs pooled sentence embeddings", nil
+	case !slices.Contains(e.inputs, attentionMask):
+		return nil, e.inputs, "the model has no attention_mask input", nil
 	}
-	model, err := os.ReadFile(e.modelPath)
-	if err != nil {
-		return nil, nil, err
+	if model, err = os.ReadFile(e.modelPath); err != nil {
+		return nil, nil, "", err
 	}
-	packed, ok, _, err := packGraph(model)
+	packed, ok, why, err := packGraph(model)
 	if err != nil || !ok {
-		return nil, e.inputs, err
+		return nil, e.inputs, "the graph cannot be rewritten for packing: " + why, err
 	}
-	feed := slices.DeleteFunc(slices.Clone(e.inputs), func(n string) bool { return n == attentionMask })
-	return packed, append(feed, packedMaskInput, packedPositionsInput), nil
+	feed = slices.DeleteFunc(slices.Clone(e.inputs), func(n string) bool { return n == attentionMask })
+	return packed, append(feed, packedMaskInput, packedPositionsInput), "", nil
 }
 
 // newSession opens a session on model (the model file when nil) with the

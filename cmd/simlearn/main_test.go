@@ -390,13 +390,22 @@ func serveOnce(t *testing.T, model, text string) []float32 {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("serve printed no address: %v\nstderr:\n%s", err, stderr.String())
+	// The encoder's run layout, then the address.
+	out := bufio.NewReader(stdout)
+	var lines []string
+	for len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "listening on ") {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("serve printed no address: %v\nstdout:\n%s\nstderr:\n%s", err, strings.Join(lines, ""), stderr.String())
+		}
+		lines = append(lines, line)
 	}
-	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], ": packed runs\n") {
+		t.Errorf("serve: want one encoder line saying packed runs before the address, got %q", lines)
+	}
+	base := strings.TrimSpace(strings.TrimPrefix(lines[len(lines)-1], "listening on "))
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {
-		t.Fatalf("serve: unexpected first line %q", line)
+		t.Fatalf("serve: unexpected address line %q", lines[len(lines)-1])
 	}
 	post := func(token string) *http.Response {
 		body := fmt.Sprintf(`{"input": [%q], "model": "m"}`, text)

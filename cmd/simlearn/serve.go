@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/simlearn/simlearn/onnx"
 	"github.com/simlearn/simlearn/serve"
 )
 
@@ -105,6 +106,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	// first client does not pay for it and a broken model fails here.
 	if _, err := m.Encode(ctx, []any{"warm up"}); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
+	}
+	for _, enc := range m.Encoders() {
+		if te, ok := enc.(*onnx.TextEncoder); ok {
+			if on, why := te.Packing(); on {
+				fmt.Fprintf(e.stdout, "encoder %s: packed runs\n", te.Name())
+			} else {
+				fmt.Fprintf(e.stdout, "encoder %s: padded runs (%s)\n", te.Name(), why)
+			}
+		}
 	}
 	srv, err := serve.New(m, cfg)
 	if err != nil {
