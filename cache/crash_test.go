@@ -173,16 +173,20 @@ func checkRecovered(t *testing.T, dir string, ref *Matrix) int {
 func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 	ref := referenceFill(t)
 
-	// Time one uninterrupted child fill to spread the kills over it.
+	// Time one uninterrupted child fill, from "opened" to "done" (closing
+	// the store comes after), to spread the kills over it.
 	dir := t.TempDir()
 	cmd, sc, _ := child(t, "fill", dir)
 	start := time.Now()
+	var span time.Duration
 	for sc.Scan() {
+		if sc.Text() == "done" {
+			span = time.Since(start)
+		}
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("uninterrupted child: %v", err)
+	if err := cmd.Wait(); err != nil || span == 0 {
+		t.Fatalf("uninterrupted child: %v (fill timed: %t)", err, span > 0)
 	}
-	span := time.Since(start)
 	checkRecovered(t, dir, ref)
 
 	seed := uint64(time.Now().UnixNano())
