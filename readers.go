@@ -569,7 +569,7 @@ func readCSV(r io.Reader, name string, o CSVOptions, mapped []string, each func(
 	switch {
 	case o.Columns != nil:
 		var err error
-		if cols, err = columnIndex(o.Columns, mapped); err != nil {
+		if cols, _, err = columnIndex(o.Columns, mapped); err != nil {
 			return fmt.Errorf("read %s: CSVOptions.Columns: %w", name, err)
 		}
 	case o.NoHeader:
@@ -598,7 +598,7 @@ func readCSV(r io.Reader, name string, o CSVOptions, mapped []string, each func(
 			if errors.As(err, &pe) {
 				if header {
 					// Without its header the file's columns are unknown.
-					return fmt.Errorf("read %s: header line %d: %w: %v", name, pe.Line, ErrMalformed, pe.Err)
+					return &ReadError{File: name, Line: pe.Line, Err: fmt.Errorf("header: %w: %v", ErrMalformed, pe.Err)}
 				}
 				p.add(pe.Line, "", fmt.Errorf("%w: %v", ErrMalformed, pe.Err))
 				continue
@@ -608,8 +608,9 @@ func readCSV(r io.Reader, name string, o CSVOptions, mapped []string, each func(
 		if header {
 			header = false
 			if o.Columns == nil {
-				if cols, err = columnIndex(fields, mapped); err != nil {
-					return fmt.Errorf("read %s: header line %d: %w", name, lines[0], err)
+				var field string
+				if cols, field, err = columnIndex(fields, mapped); err != nil {
+					return &ReadError{File: name, Line: lines[0], Field: field, Err: fmt.Errorf("header: %w", err)}
 				}
 			}
 			continue
@@ -624,8 +625,8 @@ func readCSV(r io.Reader, name string, o CSVOptions, mapped []string, each func(
 }
 
 // columnIndex maps column names to positions; every mapped name must be
-// there exactly once.
-func columnIndex(names, mapped []string) (map[string]int, error) {
+// there exactly once, and the error names the first that is not.
+func columnIndex(names, mapped []string) (map[string]int, string, error) {
 	cols := make(map[string]int, len(names))
 	count := make(map[string]int, len(names))
 	for i, n := range names {
@@ -643,13 +644,13 @@ func columnIndex(names, mapped []string) (map[string]int, error) {
 		}
 		switch count[m] {
 		case 0:
-			return nil, fmt.Errorf("%w: no column %q (columns: %s)", ErrMissingField, m, strings.Join(names, ", "))
+			return nil, m, fmt.Errorf("%w: no column %q (columns: %s)", ErrMissingField, m, strings.Join(names, ", "))
 		case 1:
 		default:
-			return nil, fmt.Errorf("%w: column %q appears %d times", ErrBadValue, m, count[m])
+			return nil, m, fmt.Errorf("%w: column %q appears %d times", ErrBadValue, m, count[m])
 		}
 	}
-	return cols, nil
+	return cols, "", nil
 }
 
 // csvLines returns a function yielding records with the line of each field,

@@ -207,16 +207,15 @@ func TestReadCSVErrors(t *testing.T) {
 		})
 	}
 	// A mapped column the header lacks.
-	_, err := ReadPairsCSV(strings.NewReader("question,reply\nq,a\n"), "c", PairFields{A: "question", B: "answer"}, CSVOptions{})
-	if !errors.Is(err, ErrMissingField) || !strings.Contains(err.Error(), `no column "answer"`) {
+	_, err := ReadPairsCSV(strings.NewReader("\nquestion,reply\nq,a\n"), "c", PairFields{A: "question", B: "answer"}, CSVOptions{})
+	wantProblems(t, err, ErrMissingField, "c:2:answer")
+	if !strings.Contains(err.Error(), `c:2: field "answer": header: missing field: no column "answer" (columns: question, reply)`) {
 		t.Fatalf("got %v", err)
 	}
 	// A malformed header is an error of its own: the next line must not
 	// become the header.
 	_, err = ReadPairsCSV(strings.NewReader("question,ans\"wer\nq,a\nquestion,answer\nq,a\n"), "c", PairFields{A: "question", B: "answer"}, CSVOptions{})
-	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "header line 1") {
-		t.Fatalf("malformed header: got %v", err)
-	}
+	wantProblems(t, err, ErrMalformed, "c:1")
 	// Lazy quotes accept the bare quote.
 	got, err := ReadPairsCSV(strings.NewReader("question,answer\nq,a\"b\n"), "c", PairFields{A: "question", B: "answer"}, CSVOptions{Quoting: QuoteLazy})
 	if err != nil || got[0].B != `a"b` {
