@@ -96,7 +96,7 @@ func (l *dense) forward32(x *mat.Dense) blas32.General {
 	x32 := mixed.Narrow(&l.x32, x.RawMatrix())
 	w32 := mixed.Narrow(&l.w32, l.w.Value.RawMatrix())
 	z := mixed.Resize(&l.z32, r, l.out)
-	blas32.Gemm(blas.NoTrans, blas.Trans, 1, x32, w32, 0, z)
+	mixed.Gemm32(blas.NoTrans, blas.Trans, 1, x32, w32, 0, z)
 	return z
 }
 

@@ -13,6 +13,8 @@
 // Parameters carry PyTorch-like names ("fc_0.weight", "gates_0", ...), which
 // are also their names in the safetensors files written by SaveFile.
 //
-// Matrix products go through gonum's blas64, so building with the openblas
-// tag (see blas_openblas.go) speeds them up with OpenBLAS.
+// Float64 products go through gonum's blas64; float32 ones (Float32
+// precision, the training default) through an AVX2/FMA kernel of this
+// module's own. Building with the openblas tag (see blas_openblas.go) hands
+// both to OpenBLAS.
 package head

@@ -267,26 +267,18 @@ func negProduct(dst, x, y *mat.Dense, self bool) {
 }
 
 // oneMinusProduct32 writes c - x y^T into p.d with a float32 product,
-// keeping the rounded operands for backward; on self calls (y = x) it
-// computes one triangle with a symmetric rank-k update and mirrors it.
+// keeping the rounded operands for backward; on self calls (y = x) the
+// product is mixed.Gram32's, exactly symmetric.
 func (p *pairwise) oneMinusProduct32(c float64, x, y *mat.Dense) {
 	a := mixed.Narrow(&p.a32, x.RawMatrix())
 	raw := p.d.RawMatrix()
 	s := mixed.Resize(&p.s32, raw.Rows, raw.Cols)
 	if p.self {
-		blas32.Syrk(blas.NoTrans, 1, a, 0, blas32.Symmetric{N: s.Rows, Stride: s.Stride, Data: s.Data, Uplo: blas.Upper})
-		for i := 0; i < raw.Rows; i++ {
-			sr := s.Data[i*s.Stride : i*s.Stride+s.Cols]
-			for j := i; j < raw.Cols; j++ {
-				v := c - float64(sr[j])
-				raw.Data[i*raw.Stride+j] = v
-				raw.Data[j*raw.Stride+i] = v
-			}
-		}
-		return
+		mixed.Gram32(a, s)
+	} else {
+		b := mixed.Narrow(&p.b32, y.RawMatrix())
+		mixed.Gemm32(blas.NoTrans, blas.Trans, 1, a, b, 0, s)
 	}
-	b := mixed.Narrow(&p.b32, y.RawMatrix())
-	blas32.Gemm(blas.NoTrans, blas.Trans, 1, a, b, 0, s)
 	for i := 0; i < raw.Rows; i++ {
 		sr := s.Data[i*s.Stride : i*s.Stride+s.Cols]
 		dr := raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols]

@@ -1,7 +1,6 @@
 // Package mixed runs float64 matrix products in float32: the operands are
-// rounded to float32 workspaces, multiplied by blas32 (OpenBLAS's sgemm
-// under the openblas build tag, gonum's otherwise) and the products are
-// widened back to float64. Rounding is O(rows*cols) work against the
+// rounded to float32 workspaces, multiplied (see Gemm32) and the products
+// are widened back to float64. Rounding is O(rows*cols) work against the
 // O(rows*cols*inner) of the product, and float32 products run about twice
 // as fast as float64 ones.
 //
@@ -14,6 +13,9 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/simlearn/simlearn/internal/sgemm"
 )
 
 // Resize returns m shaped r×c with a dense stride, reusing its storage when
@@ -66,6 +68,41 @@ func Widen(dst blas64.General, src blas32.General, beta float64) {
 // scratch receives it before it is widened into c.
 func Gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float64, c blas64.General, scratch *blas32.General) {
 	s := Resize(scratch, c.Rows, c.Cols)
-	blas32.Gemm(tA, tB, alpha, a, b, 0, s)
+	Gemm32(tA, tB, alpha, a, b, 0, s)
 	Widen(c, s, beta)
+}
+
+// ownKernel reports whether Gemm32 uses package sgemm: when the program's
+// float32 BLAS is gonum's pure-Go one, which sgemm's kernel outruns about
+// five times on AVX2/FMA cores. Any other BLAS (OpenBLAS under the
+// openblas build tag) does the products itself.
+func ownKernel() bool {
+	_, native := blas32.Implementation().(gonum.Implementation)
+	return native && sgemm.Available()
+}
+
+// Gemm32 sets c = alpha*op(a)*op(b) + beta*c in float32, as blas32.Gemm.
+func Gemm32(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float32, c blas32.General) {
+	if ownKernel() {
+		sgemm.Gemm(tA, tB, alpha, a, b, beta, c)
+		return
+	}
+	blas32.Gemm(tA, tB, alpha, a, b, beta, c)
+}
+
+// Gram32 sets c = a a^T, all of it (c is n×n for a n×d): with the program's
+// BLAS by a symmetric rank-k update of one triangle, mirrored; with
+// sgemm's kernel by a full product, which is faster than gonum's update of
+// half of it.
+func Gram32(a blas32.General, c blas32.General) {
+	if ownKernel() {
+		sgemm.Gemm(blas.NoTrans, blas.Trans, 1, a, a, 0, c)
+		return
+	}
+	blas32.Syrk(blas.NoTrans, 1, a, 0, blas32.Symmetric{N: c.Rows, Stride: c.Stride, Data: c.Data, Uplo: blas.Upper})
+	for i := 0; i < c.Rows; i++ {
+		for j := i + 1; j < c.Cols; j++ {
+			c.Data[j*c.Stride+i] = c.Data[i*c.Stride+j]
+		}
+	}
 }

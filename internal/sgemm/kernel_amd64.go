@@ -1,0 +1,14 @@
+//go:build !purego
+
+package sgemm
+
+import "golang.org/x/sys/cpu"
+
+var hasKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// kernel adds the product of an mr×kb panel a (stored column by column) and
+// a kb×nr panel b (stored row by row) into the mr×nr block of c whose rows
+// are ldc apart.
+//
+//go:noescape
+func kernel(kb int, a, b, c *float32, ldc int)

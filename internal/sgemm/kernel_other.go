@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package sgemm
+
+const hasKernel = false
+
+func kernel(kb int, a, b, c *float32, ldc int) { panic("sgemm: no kernel") }
