@@ -4,7 +4,8 @@
 // correlations between pair similarity and gold score (SPEC section 5).
 //
 // Retrieval is exact. Every query is scored against every item with blocked
-// float32 matrix products (gonum's BLAS, or whatever blas32.Use installs),
+// float32 matrix products (this module's AVX2/FMA kernel where gonum's
+// pure-Go BLAS is installed, or whatever blas32.Use installs instead),
 // in strips of query rows so that memory stays bounded, in parallel over the
 // strips. A query never retrieves itself; items at equal distance are ranked
 // by index; queries without a relevant item are left out and counted in

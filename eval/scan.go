@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/simlearn/simlearn/internal/sgemm"
 )
 
 // stripBytes bounds the score strip each worker holds: a strip is
@@ -125,7 +127,16 @@ func (ix *index) scores(qs []int, a, c []float32) {
 		copy(a[i*ld:i*ld+d], ix.row(q))
 	}
 	impl := blas32.Implementation()
-	if _, ok := impl.(gonum.Implementation); ok {
+	_, native := impl.(gonum.Implementation)
+	switch {
+	case native && sgemm.Available():
+		// The workers run strips in parallel already; every score comes
+		// out the same whatever strip holds its query (see SerialGemm).
+		sgemm.SerialGemm(blas.NoTrans, blas.Trans, 1,
+			blas32.General{Rows: m, Cols: d, Stride: ld, Data: a[:(m-1)*ld+d]},
+			blas32.General{Rows: n, Cols: d, Stride: ld, Data: ix.x[:(n-1)*ld+d]},
+			0, blas32.General{Rows: m, Cols: n, Stride: n, Data: c[:m*n]})
+	case native:
 		// gonum's Sgemm splits a product of more than three 64x64 blocks
 		// over goroutines and sums each dot product in 64-long pieces.
 		// Tiles of at most 64 x 192 stay serial with one full-length dot
@@ -138,7 +149,7 @@ func (ix *index) scores(qs []int, a, c []float32) {
 				impl.Sgemm(blas.NoTrans, blas.Trans, mm, nn, d, 1, a[i0*ld:], ld, ix.x[j0*ld:], ld, 0, c[i0*n+j0:], n)
 			}
 		}
-	} else {
+	default:
 		impl.Sgemm(blas.NoTrans, blas.Trans, m, n, d, 1, a, ld, ix.x, ld, 0, c, n)
 	}
 	if ix.dist == Euclidean {

@@ -26,8 +26,24 @@ const (
 // calls blas32.Gemm.
 func Available() bool { return hasKernel }
 
-// Gemm sets c = alpha*op(a)*op(b) + beta*c, as blas32.Gemm does.
+// Gemm sets c = alpha*op(a)*op(b) + beta*c, as blas32.Gemm does, with the
+// rows of a large product split between GOMAXPROCS goroutines.
 func Gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float32, c blas32.General) {
+	gemm(tA, tB, alpha, a, b, beta, c, true)
+}
+
+// SerialGemm is Gemm on the calling goroutine alone, for callers that run
+// products in parallel themselves.
+//
+// Every element of c comes out the same whichever rows a call covers, so
+// a product cut into strips equals the whole product: each element sums
+// its products in order, kc at a time, in registers, and adds each block
+// sum to c in turn.
+func SerialGemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float32, c blas32.General) {
+	gemm(tA, tB, alpha, a, b, beta, c, false)
+}
+
+func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float32, c blas32.General, parallel bool) {
 	m, n := c.Rows, c.Cols
 	k := a.Cols
 	if tA != blas.NoTrans {
@@ -57,7 +73,7 @@ func Gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 	// the first share. Each packs its own panels of op(b): that costs
 	// 1/(2*its rows) of its multiplies.
 	workers := 1
-	if 2*m*n*k >= 1<<25 {
+	if parallel && 2*m*n*k >= 1<<25 {
 		workers = min(runtime.GOMAXPROCS(0), (m+mr-1)/mr)
 	}
 	blocks := (m + mr - 1) / mr
