@@ -125,16 +125,44 @@ func packB(dst []float32, b blas32.General, tB blas.Transpose, p0, kb, n int) {
 	for j0 := 0; j0 < n; j0 += nr {
 		panel := dst[j0*kb : j0*kb+kb*nr]
 		cols := min(nr, n-j0)
-		for p := range kb {
-			out := panel[p*nr : p*nr+nr]
-			if tB == blas.NoTrans {
-				copy(out, b.Data[(p0+p)*b.Stride+j0:][:cols])
-			} else {
-				for j := range cols {
-					out[j] = b.Data[(j0+j)*b.Stride+p0+p]
+		if cols < nr {
+			clear(panel)
+		}
+		if tB == blas.NoTrans {
+			for p := range kb {
+				src := b.Data[(p0+p)*b.Stride+j0:]
+				if cols == nr {
+					*(*[nr]float32)(panel[p*nr:]) = *(*[nr]float32)(src)
+				} else {
+					copy(panel[p*nr:p*nr+cols], src[:cols])
 				}
 			}
-			clear(out[cols:])
+			continue
+		}
+		// Row j of b is column j of op(b): read the rows in order, sixteen
+		// at a time, and write the panel row by row.
+		if cols == nr {
+			st := b.Stride
+			base := b.Data[j0*st+p0:]
+			var r [nr][]float32
+			for j := range r {
+				r[j] = base[j*st:][:kb]
+			}
+			for p := range kb {
+				o := (*[nr]float32)(panel[p*nr:])
+				o[0], o[1], o[2], o[3] = r[0][p], r[1][p], r[2][p], r[3][p]
+				o[4], o[5], o[6], o[7] = r[4][p], r[5][p], r[6][p], r[7][p]
+				o[8], o[9], o[10], o[11] = r[8][p], r[9][p], r[10][p], r[11][p]
+				o[12], o[13], o[14], o[15] = r[12][p], r[13][p], r[14][p], r[15][p]
+			}
+			continue
+		}
+		for j := range cols {
+			src := b.Data[(j0+j)*b.Stride+p0:][:kb]
+			out := panel[j:]
+			for p, v := range src {
+				out[p*nr] = v
+			}
 		}
 	}
 }
@@ -146,6 +174,18 @@ func packA(dst []float32, a blas32.General, tA blas.Transpose, alpha float32, i0
 	if rows < mr {
 		clear(dst)
 	}
+	if tA == blas.NoTrans && rows == mr {
+		s := a.Stride
+		base := a.Data[i0*s+p0:]
+		r0, r1, r2 := base[:kb], base[s:][:kb], base[2*s:][:kb]
+		r3, r4, r5 := base[3*s:][:kb], base[4*s:][:kb], base[5*s:][:kb]
+		for p := range kb {
+			o := (*[mr]float32)(dst[p*mr:])
+			o[0], o[1], o[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
+			o[3], o[4], o[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]
+		}
+		return
+	}
 	if tA == blas.NoTrans {
 		for i := range rows {
 			src := a.Data[(i0+i)*a.Stride+p0:][:kb]
@@ -155,9 +195,18 @@ func packA(dst []float32, a blas32.General, tA blas.Transpose, alpha float32, i0
 		}
 		return
 	}
+	if rows == mr {
+		for p := range kb {
+			src := (*[mr]float32)(a.Data[(p0+p)*a.Stride+i0:])
+			o := (*[mr]float32)(dst[p*mr:])
+			o[0], o[1], o[2] = alpha*src[0], alpha*src[1], alpha*src[2]
+			o[3], o[4], o[5] = alpha*src[3], alpha*src[4], alpha*src[5]
+		}
+		return
+	}
 	for p := range kb {
 		src := a.Data[(p0+p)*a.Stride+i0:][:rows]
-		out := dst[p*mr:]
+		out := dst[p*mr : p*mr+mr]
 		for i, v := range src {
 			out[i] = alpha * v
 		}

@@ -126,3 +126,27 @@ func BenchmarkGemm(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkTransposes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const m, n, k = 512, 384, 384
+	for _, tt := range []struct {
+		name   string
+		tA, tB blas.Transpose
+	}{{"NN", blas.NoTrans, blas.NoTrans}, {"NT", blas.NoTrans, blas.Trans}, {"TN", blas.Trans, blas.NoTrans}} {
+		b.Run(tt.name, func(b *testing.B) {
+			ar, ac, br, bc := m, k, k, n
+			if tt.tA == blas.Trans {
+				ar, ac = k, m
+			}
+			if tt.tB == blas.Trans {
+				br, bc = n, k
+			}
+			x, w, y := randGeneral(rng, ar, ac, 0), randGeneral(rng, br, bc, 0), randGeneral(rng, m, n, 0)
+			for b.Loop() {
+				Gemm(tt.tA, tt.tB, 1, x, w, 0, y)
+			}
+			b.ReportMetric(float64(b.N)*2*m*n*k/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
