@@ -17,9 +17,10 @@ import (
 )
 
 const (
-	mr = 6   // rows of a register block of C
-	nr = 16  // columns of a register block of C (two AVX registers)
-	kc = 256 // depth of a packed panel
+	mr = 6    // rows of a register block of C
+	nr = 16   // columns of a register block of C (two AVX registers)
+	kc = 256  // depth of a packed panel
+	nc = 1024 // columns of B packed at a time: kc*nc values (1 MiB) stay in L2
 )
 
 // Available reports whether the kernel runs on this CPU; without it Gemm
@@ -79,30 +80,33 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 	blocks := (m + mr - 1) / mr
 	share := func(w int) {
 		lo, hi := w*blocks/workers*mr, min((w+1)*blocks/workers*mr, m)
-		bp := getBuf((n + nr - 1) / nr * nr * min(k, kc))
+		bp := getBuf(min(n+nr-1, nc) / nr * nr * min(k, kc))
 		defer putBuf(bp)
 		for p0 := 0; p0 < k; p0 += kc {
 			kb := min(kc, k-p0)
-			packB(bp, b, tB, p0, kb, n)
-			rowBlocks(c, a, tA, alpha, bp, p0, kb, lo, hi)
+			for j0 := 0; j0 < n; j0 += nc {
+				cols := min(nc, n-j0)
+				packB(bp, b, tB, p0, kb, j0, cols)
+				rowBlocks(c, a, tA, alpha, bp, p0, kb, lo, hi, j0, cols)
+			}
 		}
 	}
 	run(workers, share)
 }
 
 // rowBlocks adds alpha*op(a)[lo:hi, p0:p0+kb] times the packed panels of
-// op(b) into rows lo to hi of c.
-func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, bp []float32, p0, kb, lo, hi int) {
+// op(b)[p0:p0+kb, jc:jc+n] into rows lo to hi of c.
+func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, bp []float32, p0, kb, lo, hi, jc, n int) {
 	ap := getBuf(mr * kb)
 	defer putBuf(ap)
 	var edge [mr * nr]float32
-	n := c.Cols
 	for i0 := lo; i0 < hi; i0 += mr {
 		rows := min(mr, hi-i0)
 		packA(ap, a, tA, alpha, i0, rows, p0, kb)
-		for j0 := 0; j0 < n; j0 += nr {
-			panel := bp[j0*kb:]
-			cols := min(nr, n-j0)
+		for jj := 0; jj < n; jj += nr {
+			panel := bp[jj*kb:]
+			cols := min(nr, n-jj)
+			j0 := jc + jj
 			if rows == mr && cols == nr {
 				kernel(kb, &ap[0], &panel[0], &c.Data[i0*c.Stride+j0], c.Stride)
 				continue
@@ -119,12 +123,13 @@ func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, bp []float
 	}
 }
 
-// packB writes op(b)[p0:p0+kb, 0:n] as panels of nr columns, each kb rows
-// of nr values, zero-padded past column n.
-func packB(dst []float32, b blas32.General, tB blas.Transpose, p0, kb, n int) {
-	for j0 := 0; j0 < n; j0 += nr {
-		panel := dst[j0*kb : j0*kb+kb*nr]
-		cols := min(nr, n-j0)
+// packB writes op(b)[p0:p0+kb, jc:jc+n] as panels of nr columns, each kb
+// rows of nr values, zero-padded past column n.
+func packB(dst []float32, b blas32.General, tB blas.Transpose, p0, kb, jc, n int) {
+	for jj := 0; jj < n; jj += nr {
+		panel := dst[jj*kb : jj*kb+kb*nr]
+		cols := min(nr, n-jj)
+		j0 := jc + jj
 		if cols < nr {
 			clear(panel)
 		}

@@ -27,7 +27,7 @@ func TestGemmMatchesReference(t *testing.T) {
 		t.Log("no AVX2/FMA: Gemm is blas32.Gemm here")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {5, 15, 300}, {12, 32, 256}, {13, 33, 257}, {64, 48, 600}, {100, 70, 40}, {300, 200, 130}, {401, 300, 200}}
+	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {5, 15, 300}, {12, 32, 256}, {13, 33, 257}, {64, 48, 600}, {100, 70, 40}, {300, 200, 130}, {401, 300, 200}, {20, 2100, 40}}
 	for _, s := range shapes {
 		m, n, k := s[0], s[1], s[2]
 		for _, tA := range []blas.Transpose{blas.NoTrans, blas.Trans} {
