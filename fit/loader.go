@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 // PairBatch is a batch of N pairs laid out as X = [a_1..a_N, b_1..b_N]
@@ -52,9 +54,13 @@ func (l *PairLoader) Batch(idx []int, b *PairBatch) {
 	b.X = resize(b.X, 2*n, c)
 	b.Scores = b.Scores[:0]
 	b.Subgroups = b.Subgroups[:0]
-	for k, i := range idx {
-		copy(b.X.RawRowView(k), d.X.RawRowView(d.A[i]))
-		copy(b.X.RawRowView(n+k), d.X.RawRowView(d.B[i]))
+	par.For(n, 8192/max(c, 1), func(lo, hi int) {
+		for k, i := range idx[lo:hi] {
+			copy(b.X.RawRowView(lo+k), d.X.RawRowView(d.A[i]))
+			copy(b.X.RawRowView(n+lo+k), d.X.RawRowView(d.B[i]))
+		}
+	})
+	for _, i := range idx {
 		b.Scores = append(b.Scores, d.score(i))
 		b.Subgroups = append(b.Subgroups, d.subgroup(i))
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 // Optimizer updates parameters from their gradients. The formulas are
@@ -154,7 +155,9 @@ func (o *Adam) Step(params []*head.Param, lr float64) error {
 		m, v := o.buf[k], o.buf[n+k]
 		switch {
 		case o.WeightDecay == 0:
-			adamKernel(w, g, m, v, b1, b2, stepSize, bc2, o.Eps)
+			par.For(len(w), 16384, func(lo, hi int) {
+				adamKernel(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], b1, b2, stepSize, bc2, o.Eps)
+			})
 		case o.Decoupled:
 			for i := range w {
 				w[i] *= decay

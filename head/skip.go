@@ -6,9 +6,11 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/internal/mixed"
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 // SkipConnection stacks NLayers gated residual layers:
@@ -32,9 +34,15 @@ type skipLayer struct {
 	y      *mat.Dense
 	dz, dx *mat.Dense
 	dz32   blas32.General // dL/dz in float32 precision
-	sum    []float64      // column sums of dy (float32 backward)
-	sumZ   []float64      // column sums of dy ⊙ z (float32 backward)
+	// sums holds, for each block of sumBlock rows, the column sums of dy
+	// and of dy ⊙ z (float32 backward).
+	sums []float64
 }
+
+// sumBlock is how many rows the float32 backward of a skip layer sums at a
+// time. The blocks' sums are added in order, so the gradients do not depend
+// on how many goroutines shared the rows.
+const sumBlock = 64
 
 func newSkip(cfg Config, dim int, drop *dropout, rng *rand.Rand, prefix string) (*SkipConnection, error) {
 	if cfg.NLayers == 0 {
@@ -92,8 +100,10 @@ func (h *SkipConnection) Forward(x *mat.Dense, train bool) *mat.Dense {
 		if l.fc.f32 {
 			// z = x W^T + b is only kept as the float32 product.
 			z, b := l.fc.forward32(l.drop.forward(x, train)), l.fc.b.Value.RawMatrix().Data
-			rows(l.y, func(i int, yr []float64) {
-				mixed.GateAdd(yr, z.Data[i*z.Stride:], b, l.s, row(x, i))
+			par.For(r, 16, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					mixed.GateAdd(row(l.y, i), z.Data[i*z.Stride:], b, l.s, row(x, i))
+				}
 			})
 			x = l.y
 			continue
@@ -138,17 +148,29 @@ func (l *skipLayer) backward(dy *mat.Dense, needDx bool) *mat.Dense {
 		dz := mixed.Resize(&l.dz32, r, c)
 		// Column sums of dy and dy ⊙ z give both vector gradients:
 		// dL/db_j = s_j sum_i dy_ij and dL/dg_j = s_j (1-s_j) sum_i dy_ij (b_j + z_ij).
-		if len(l.sum) != c {
-			l.sum, l.sumZ = make([]float64, c), make([]float64, c)
+		blocks := (r + sumBlock - 1) / sumBlock
+		if cap(l.sums) < 2*blocks*c {
+			l.sums = make([]float64, 2*blocks*c)
 		}
-		clear(l.sum)
-		clear(l.sumZ)
-		rows(dy, func(i int, dr []float64) {
-			mixed.GateBack(dr, z.Data[i*z.Stride:], l.s, l.sum, l.sumZ, dz.Data[i*dz.Stride:])
+		l.sums = l.sums[:2*blocks*c]
+		par.For(blocks, 1, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				sum, sumZ := l.sums[2*k*c:(2*k+1)*c], l.sums[(2*k+1)*c:(2*k+2)*c]
+				clear(sum)
+				clear(sumZ)
+				for i := k * sumBlock; i < min((k+1)*sumBlock, r); i++ {
+					mixed.GateBack(row(dy, i), z.Data[i*z.Stride:], l.s, sum, sumZ, dz.Data[i*dz.Stride:])
+				}
+			}
 		})
+		for k := 1; k < blocks; k++ {
+			floats.Add(l.sums[:c], l.sums[2*k*c:(2*k+1)*c])
+			floats.Add(l.sums[c:2*c], l.sums[(2*k+1)*c:(2*k+2)*c])
+		}
+		sum, sumZ := l.sums[:c], l.sums[c:2*c]
 		for j, s := range l.s[:c] {
-			gb[j] += s * l.sum[j]
-			gg[j] += s * (1 - s) * (b[j]*l.sum[j] + l.sumZ[j])
+			gb[j] += s * sum[j]
+			gg[j] += s * (1 - s) * (b[j]*sum[j] + sumZ[j])
 		}
 		dxd = l.fc.backward32(dz, needDx)
 	} else {

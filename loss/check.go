@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/simlearn/simlearn/internal/par"
 	"github.com/simlearn/simlearn/internal/vexp"
 )
 
@@ -122,24 +123,31 @@ func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 func crossEntropy(logits *mat.Dense, targets []int, weight float64, g *mat.Dense) float64 {
 	n, c := logits.Dims()
 	scale := weight / float64(n)
-	total := 0.0
-	e := make([]float64, c) // exp(l_j - max l) of the current row
-	rows(logits, func(i int, l []float64) {
-		m := math.Inf(-1)
-		for _, v := range l {
-			if v > m { // math.Max is a call on amd64; NaN logits give a NaN sum anyway
-				m = v
+	losses := make([]float64, n)
+	par.For(n, 4096/max(c, 1), func(lo, hi int) {
+		e := make([]float64, c) // exp(l_j - max l) of the current row
+		for i := lo; i < hi; i++ {
+			l := row(logits, i)
+			m := math.Inf(-1)
+			for _, v := range l {
+				if v > m { // math.Max is a call on amd64; NaN logits give a NaN sum anyway
+					m = v
+				}
 			}
+			for j, v := range l {
+				e[j] = v - m
+			}
+			vexp.Exp(e, e)
+			sum := floats.Sum(e)
+			losses[i] = m + math.Log(sum) - l[targets[i]]
+			gr := row(g, i)
+			floats.ScaleTo(gr, scale/sum, e)
+			gr[targets[i]] -= scale
 		}
-		for j, v := range l {
-			e[j] = v - m
-		}
-		vexp.Exp(e, e)
-		sum := floats.Sum(e)
-		total += m + math.Log(sum) - l[targets[i]]
-		gr := row(g, i)
-		floats.ScaleTo(gr, scale/sum, e)
-		gr[targets[i]] -= scale
 	})
+	total := 0.0
+	for _, v := range losses {
+		total += v
+	}
 	return total * scale
 }

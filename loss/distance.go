@@ -279,13 +279,11 @@ func (p *pairwise) oneMinusProduct32(c float64, x, y *mat.Dense) {
 		b := mixed.Narrow(&p.b32, y.RawMatrix())
 		mixed.Gemm32(blas.NoTrans, blas.Trans, 1, a, b, 0, s)
 	}
-	for i := 0; i < raw.Rows; i++ {
-		sr := s.Data[i*s.Stride : i*s.Stride+s.Cols]
-		dr := raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols]
-		for j, v := range sr[:len(dr)] {
+	prows(p.d, func(i int, dr []float64) {
+		for j, v := range s.Data[i*s.Stride : i*s.Stride+len(dr)] {
 			dr[j] = c - float64(v)
 		}
-	}
+	})
 }
 
 // backward adds dL/dx and dL/dy into dx and dy given g = dL/dD; with self,
@@ -442,7 +440,7 @@ func normalizeRows(dst *mat.Dense, norms []float64, x *mat.Dense) (*mat.Dense, [
 	n, c := x.Dims()
 	dst = resize(dst, n, c)
 	norms = grow(norms, n)
-	rows(x, func(i int, r []float64) {
+	prows(x, func(i int, r []float64) {
 		nr := math.Max(norm(r), normEps)
 		norms[i] = nr
 		floats.ScaleTo(row(dst, i), 1/nr, r)
@@ -463,7 +461,7 @@ func norm(r []float64) float64 {
 
 // normalizeBackward adds dL/dx into dx given gn = dL/dxn for xn = x/max(|x|, eps).
 func normalizeBackward(dx, gn, xn *mat.Dense, norms []float64) {
-	rows(gn, func(i int, g []float64) {
+	prows(gn, func(i int, g []float64) {
 		xr, dr := row(xn, i), row(dx, i)
 		if norms[i] <= normEps {
 			floats.AddScaled(dr, 1/normEps, g)

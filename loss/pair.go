@@ -168,7 +168,7 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 	}
 	dist := m.pw.compute(m.Similarity, a, cand, false)
 	m.logits = resize(m.logits, n, n+k)
-	rows(dist, func(i int, dr []float64) {
+	prows(dist, func(i int, dr []float64) {
 		lr := row(m.logits, i)
 		for j, v := range dr {
 			lr[j] = m.Scale * m.Similarity.Similarity(v)
@@ -193,7 +193,7 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 		sq.Add(sq, m.gt.T())
 	}
 	// dL/dD = dL/dlogits * scale * ds/dd.
-	rows(m.g, func(i int, gr []float64) {
+	prows(m.g, func(i int, gr []float64) {
 		dr := row(dist, i)
 		if m.Similarity == Cosine || m.Similarity == Dot {
 			// ds/dd is -1.

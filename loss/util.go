@@ -3,6 +3,8 @@ package loss
 import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 // resize returns m reshaped to r×c, reusing its storage when it is large
@@ -47,6 +49,16 @@ func rows(m *mat.Dense, f func(i int, row []float64)) {
 	for i := 0; i < raw.Rows; i++ {
 		f(i, raw.Data[i*raw.Stride:i*raw.Stride+raw.Cols])
 	}
+}
+
+// prows is rows split over sgemm's team; f may write only row i's outputs.
+func prows(m *mat.Dense, f func(i int, row []float64)) {
+	raw := m.RawMatrix()
+	par.For(raw.Rows, 4096/max(raw.Cols, 1), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f(i, raw.Data[i*raw.Stride:i*raw.Stride+raw.Cols])
+		}
+	})
 }
 
 // row returns row i of m as a slice of its backing data.

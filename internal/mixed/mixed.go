@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
 
+	"github.com/simlearn/simlearn/internal/par"
 	"github.com/simlearn/simlearn/internal/sgemm"
 )
 
@@ -31,13 +32,11 @@ func Resize(m *blas32.General, r, c int) blas32.General {
 // Narrow stores src rounded to float32 in dst (resized) and returns it.
 func Narrow(dst *blas32.General, src blas64.General) blas32.General {
 	d := Resize(dst, src.Rows, src.Cols)
-	if src.Stride == src.Cols {
-		narrow(d.Data, src.Data[:src.Rows*src.Cols])
-		return d
-	}
-	for i := 0; i < src.Rows; i++ {
-		narrow(d.Data[i*d.Stride:i*d.Stride+d.Cols], src.Data[i*src.Stride:i*src.Stride+src.Cols])
-	}
+	par.For(src.Rows, 16384/max(src.Cols, 1), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			narrow(d.Data[i*d.Stride:i*d.Stride+d.Cols], src.Data[i*src.Stride:i*src.Stride+src.Cols])
+		}
+	})
 	return d
 }
 
@@ -47,7 +46,11 @@ func Widen(dst blas64.General, src blas32.General, beta float64) {
 	if dst.Rows != src.Rows || dst.Cols != src.Cols {
 		panic("mixed: widen shape mismatch")
 	}
-	for i := 0; i < dst.Rows; i++ {
+	par.For(dst.Rows, 16384/max(dst.Cols, 1), func(lo, hi int) { widenRows(dst, src, beta, lo, hi) })
+}
+
+func widenRows(dst blas64.General, src blas32.General, beta float64, lo, hi int) {
+	for i := lo; i < hi; i++ {
 		d := dst.Data[i*dst.Stride : i*dst.Stride+dst.Cols]
 		s := src.Data[i*src.Stride : i*src.Stride+src.Cols]
 		s = s[:len(d)]

@@ -7,8 +7,8 @@ import "golang.org/x/sys/cpu"
 var hasKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // kernel adds the product of an mr×kb panel a (stored column by column) and
-// a kb×nr panel b (stored row by row) into the mr×nr block of c whose rows
-// are ldc apart.
+// a kb×nr block of b whose rows are ldb apart (nr for a packed panel) into
+// the mr×nr block of c whose rows are ldc apart.
 //
 //go:noescape
-func kernel(kb int, a, b, c *float32, ldc int)
+func kernel(kb int, a, b *float32, ldb int, c *float32, ldc int)

@@ -2,16 +2,18 @@
 
 #include "textflag.h"
 
-// func kernel(kb int, a, b, c *float32, ldc int)
+// func kernel(kb int, a, b *float32, ldb int, c *float32, ldc int)
 //
-// Y0, Y1: a row of the b panel (16 values); Y2, Y3: broadcast values of
-// the a panel; Y4-Y15: the 6x16 block of c, two registers a row.
-TEXT ·kernel(SB), NOSPLIT, $0-40
+// Y0, Y1: a row of b (16 values); Y2, Y3: broadcast values of the a panel;
+// Y4-Y15: the 6x16 block of c, two registers a row.
+TEXT ·kernel(SB), NOSPLIT, $0-48
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
@@ -50,7 +52,7 @@ loop:
 	VFMADD231PS Y0, Y3, Y14
 	VFMADD231PS Y1, Y3, Y15
 	ADDQ $24, SI
-	ADDQ $64, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ  loop
 

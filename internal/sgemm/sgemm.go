@@ -14,6 +14,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 const (
@@ -87,16 +89,17 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 			for j0 := 0; j0 < n; j0 += nc {
 				cols := min(nc, n-j0)
 				packB(bp, b, tB, p0, kb, j0, cols)
-				rowBlocks(c, a, tA, alpha, bp, p0, kb, lo, hi, j0, cols)
+				rowBlocks(c, a, tA, alpha, b, tB, bp, p0, kb, lo, hi, j0, cols)
 			}
 		}
 	}
-	run(workers, share)
+	par.Do(workers, share)
 }
 
-// rowBlocks adds alpha*op(a)[lo:hi, p0:p0+kb] times the packed panels of
-// op(b)[p0:p0+kb, jc:jc+n] into rows lo to hi of c.
-func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, bp []float32, p0, kb, lo, hi, jc, n int) {
+// rowBlocks adds alpha*op(a)[lo:hi, p0:p0+kb] times op(b)[p0:p0+kb,
+// jc:jc+n] into rows lo to hi of c, reading b's panels from bp as packB
+// left them (see there) and from b itself otherwise.
+func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, b blas32.General, tB blas.Transpose, bp []float32, p0, kb, lo, hi, jc, n int) {
 	ap := getBuf(mr * kb)
 	defer putBuf(ap)
 	var edge [mr * nr]float32
@@ -104,15 +107,18 @@ func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, bp []float
 		rows := min(mr, hi-i0)
 		packA(ap, a, tA, alpha, i0, rows, p0, kb)
 		for jj := 0; jj < n; jj += nr {
-			panel := bp[jj*kb:]
 			cols := min(nr, n-jj)
 			j0 := jc + jj
+			panel, ldb := &bp[jj*kb], nr
+			if direct(tB, cols) {
+				panel, ldb = &b.Data[p0*b.Stride+j0], b.Stride
+			}
 			if rows == mr && cols == nr {
-				kernel(kb, &ap[0], &panel[0], &c.Data[i0*c.Stride+j0], c.Stride)
+				kernel(kb, &ap[0], panel, ldb, &c.Data[i0*c.Stride+j0], c.Stride)
 				continue
 			}
 			clear(edge[:])
-			kernel(kb, &ap[0], &panel[0], &edge[0], nr)
+			kernel(kb, &ap[0], panel, ldb, &edge[0], nr)
 			for i := range rows {
 				cr := c.Data[(i0+i)*c.Stride+j0:][:cols]
 				for j, v := range edge[i*nr : i*nr+cols] {
@@ -123,24 +129,29 @@ func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, bp []float
 	}
 }
 
-// packB writes op(b)[p0:p0+kb, jc:jc+n] as panels of nr columns, each kb
-// rows of nr values, zero-padded past column n.
+// direct reports whether the kernel reads a panel of nr columns of op(b)
+// from b itself: when b is not transposed its rows already hold the
+// panel's rows, and only a panel cut short by the last column needs a
+// zero-padded copy.
+func direct(tB blas.Transpose, cols int) bool { return tB == blas.NoTrans && cols == nr }
+
+// packB writes the panels of op(b)[p0:p0+kb, jc:jc+n] that the kernel does
+// not read directly (see direct) into dst, each kb rows of nr values,
+// zero-padded past column n, the panel of columns jj to jj+nr at jj*kb.
 func packB(dst []float32, b blas32.General, tB blas.Transpose, p0, kb, jc, n int) {
 	for jj := 0; jj < n; jj += nr {
-		panel := dst[jj*kb : jj*kb+kb*nr]
 		cols := min(nr, n-jj)
+		if direct(tB, cols) {
+			continue
+		}
+		panel := dst[jj*kb : jj*kb+kb*nr]
 		j0 := jc + jj
 		if cols < nr {
 			clear(panel)
 		}
 		if tB == blas.NoTrans {
 			for p := range kb {
-				src := b.Data[(p0+p)*b.Stride+j0:]
-				if cols == nr {
-					*(*[nr]float32)(panel[p*nr:]) = *(*[nr]float32)(src)
-				} else {
-					copy(panel[p*nr:p*nr+cols], src[:cols])
-				}
+				copy(panel[p*nr:p*nr+cols], b.Data[(p0+p)*b.Stride+j0:][:cols])
 			}
 			continue
 		}
