@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/simlearn/simlearn/eval"
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/par"
 	"github.com/simlearn/simlearn/loss"
 )
 
@@ -539,7 +542,10 @@ func (r *run) trainBatch(idx []int) (float64, error) {
 	lr := r.opt.LR() * r.cfg.Schedule.Factor(r.step, r.total)
 	r.backup = r.backup[:0]
 	for _, p := range r.params {
-		r.backup = append(r.backup, p.Value.RawMatrix().Data...)
+		w := p.Value.RawMatrix().Data
+		off := len(r.backup)
+		r.backup = slices.Grow(r.backup, len(w))[:off+len(w)]
+		par.For(len(w), 16384, func(lo, hi int) { copy(r.backup[off+lo:off+hi], w[lo:hi]) })
 	}
 	if err := r.opt.Step(r.params, lr); err != nil {
 		return 0, err
@@ -587,8 +593,17 @@ func finite(what string, m *mat.Dense) error {
 	// A sum is finite when every term is (NaN and ±Inf propagate), and
 	// floats.Sum is vectorised: scan element by element only to name the
 	// culprit, or when the sum overflowed.
-	if raw.Stride == raw.Cols && !isInfOrNaN(floats.Sum(raw.Data[:raw.Rows*raw.Cols])) {
-		return nil
+	if raw.Stride == raw.Cols {
+		data := raw.Data[:raw.Rows*raw.Cols]
+		var bad atomic.Bool
+		par.For(len(data), 16384, func(lo, hi int) {
+			if isInfOrNaN(floats.Sum(data[lo:hi])) {
+				bad.Store(true)
+			}
+		})
+		if !bad.Load() {
+			return nil
+		}
 	}
 	for i := 0; i < raw.Rows; i++ {
 		for j, v := range raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols] {

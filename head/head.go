@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 // Param is one named trainable tensor of a head (or of a loss with learnable
@@ -43,7 +45,13 @@ func (p *Param) Shape() []int {
 // ZeroGrad sets the gradient of every parameter to zero.
 func ZeroGrad(params []*Param) {
 	for _, p := range params {
-		p.Grad.Zero()
+		g := p.Grad.RawMatrix()
+		if g.Stride != g.Cols {
+			p.Grad.Zero()
+			continue
+		}
+		data := g.Data[:g.Rows*g.Cols]
+		par.For(len(data), 16384, func(lo, hi int) { clear(data[lo:hi]) })
 	}
 }
 

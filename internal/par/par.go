@@ -112,7 +112,7 @@ func Do(shares int, task func(share int)) {
 	}
 	task(0)
 	for i := 1; t.done.Load() < int64(t.size-1); i++ {
-		if i%64 == 0 {
+		if i%1024 == 0 {
 			runtime.Gosched()
 		}
 	}
