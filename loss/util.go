@@ -24,7 +24,13 @@ func resize(m *mat.Dense, r, c int) *mat.Dense {
 // zeroed is resize followed by setting every element to zero.
 func zeroed(m *mat.Dense, r, c int) *mat.Dense {
 	m = resize(m, r, c)
-	m.Zero()
+	raw := m.RawMatrix()
+	if raw.Stride != raw.Cols {
+		m.Zero()
+		return m
+	}
+	data := raw.Data[:r*c]
+	par.For(len(data), 16384, func(lo, hi int) { clear(data[lo:hi]) })
 	return m
 }
 
