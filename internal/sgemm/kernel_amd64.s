@@ -2,11 +2,12 @@
 
 #include "textflag.h"
 
-// func kernel(kb int, a, b *float32, ldb int, c *float32, ldc int)
+// func kernel(kb int, a, b *float32, ldb int, c *float32, ldc int, set bool)
 //
 // Y0, Y1: a row of b (16 values); Y2, Y3: broadcast values of the a panel;
-// Y4-Y15: the 6x16 block of c, two registers a row.
-TEXT ·kernel(SB), NOSPLIT, $0-48
+// Y4-Y15: the 6x16 block of c, two registers a row. With set the block is
+// stored into c, otherwise added to it.
+TEXT ·kernel(SB), NOSPLIT, $0-49
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -28,7 +29,7 @@ TEXT ·kernel(SB), NOSPLIT, $0-48
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
 	TESTQ CX, CX
-	JZ    store
+	JZ    done
 
 loop:
 	VMOVUPS (DI), Y0
@@ -56,7 +57,11 @@ loop:
 	DECQ CX
 	JNZ  loop
 
-store:
+done:
+	MOVBLZX set+48(FP), AX
+	TESTL AX, AX
+	JNZ   store
+
 	VADDPS (DX), Y4, Y4
 	VMOVUPS Y4, (DX)
 	VADDPS 32(DX), Y5, Y5
@@ -85,6 +90,27 @@ store:
 	VADDPS (DX), Y14, Y14
 	VMOVUPS Y14, (DX)
 	VADDPS 32(DX), Y15, Y15
+	VMOVUPS Y15, 32(DX)
+	VZEROUPPER
+	RET
+
+store:
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y12, (DX)
+	VMOVUPS Y13, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y14, (DX)
 	VMOVUPS Y15, 32(DX)
 	VZEROUPPER
 	RET

@@ -67,9 +67,15 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 	if am != m || bn != n || ak != k || bk != k {
 		panic("sgemm: shape mismatch")
 	}
-	scale(c, beta)
 	if k == 0 || alpha == 0 {
+		scale(c, beta)
 		return
+	}
+	// With beta 0 the first panel's products are stored rather than added,
+	// which saves clearing c first; otherwise c is scaled by beta first.
+	set := beta == 0
+	if !set {
+		scale(c, beta)
 	}
 	// Row blocks of C are split between the team's goroutines when the
 	// product is large enough to pay for the hand-over; the caller takes
@@ -89,7 +95,7 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 			for j0 := 0; j0 < n; j0 += nc {
 				cols := min(nc, n-j0)
 				packB(bp, b, tB, p0, kb, j0, cols)
-				rowBlocks(c, a, tA, alpha, b, tB, bp, p0, kb, lo, hi, j0, cols)
+				rowBlocks(c, a, tA, alpha, b, tB, bp, p0, kb, lo, hi, j0, cols, set && p0 == 0)
 			}
 		}
 	}
@@ -97,9 +103,10 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 }
 
 // rowBlocks adds alpha*op(a)[lo:hi, p0:p0+kb] times op(b)[p0:p0+kb,
-// jc:jc+n] into rows lo to hi of c, reading b's panels from bp as packB
-// left them (see there) and from b itself otherwise.
-func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, b blas32.General, tB blas.Transpose, bp []float32, p0, kb, lo, hi, jc, n int) {
+// jc:jc+n] into rows lo to hi of c (with set, stores it there), reading
+// b's panels from bp as packB left them (see there) and from b itself
+// otherwise.
+func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, b blas32.General, tB blas.Transpose, bp []float32, p0, kb, lo, hi, jc, n int, set bool) {
 	ap := getBuf(mr * kb)
 	defer putBuf(ap)
 	var edge [mr * nr]float32
@@ -114,13 +121,16 @@ func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, b blas32.G
 				panel, ldb = &b.Data[p0*b.Stride+j0], b.Stride
 			}
 			if rows == mr && cols == nr {
-				kernel(kb, &ap[0], panel, ldb, &c.Data[i0*c.Stride+j0], c.Stride)
+				kernel(kb, &ap[0], panel, ldb, &c.Data[i0*c.Stride+j0], c.Stride, set)
 				continue
 			}
-			clear(edge[:])
-			kernel(kb, &ap[0], panel, ldb, &edge[0], nr)
+			kernel(kb, &ap[0], panel, ldb, &edge[0], nr, true)
 			for i := range rows {
 				cr := c.Data[(i0+i)*c.Stride+j0:][:cols]
+				if set {
+					copy(cr, edge[i*nr:i*nr+cols])
+					continue
+				}
 				for j, v := range edge[i*nr : i*nr+cols] {
 					cr[j] += v
 				}
