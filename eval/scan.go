@@ -129,7 +129,7 @@ func (ix *index) scores(qs []int, a, c []float32) {
 	impl := blas32.Implementation()
 	_, native := impl.(gonum.Implementation)
 	switch {
-	case native && sgemm.Available():
+	case sgemm.Installed():
 		// The workers run strips in parallel already; every score comes
 		// out the same whatever strip holds its query (see SerialGemm).
 		sgemm.SerialGemm(blas.NoTrans, blas.Trans, 1,

@@ -545,7 +545,7 @@ func (r *run) trainBatch(idx []int) (float64, error) {
 		w := p.Value.RawMatrix().Data
 		off := len(r.backup)
 		r.backup = slices.Grow(r.backup, len(w))[:off+len(w)]
-		par.For(len(w), 16384, func(lo, hi int) { copy(r.backup[off+lo:off+hi], w[lo:hi]) })
+		par.For(len(w), par.Grain, func(lo, hi int) { copy(r.backup[off+lo:off+hi], w[lo:hi]) })
 	}
 	if err := r.opt.Step(r.params, lr); err != nil {
 		return 0, err
@@ -596,7 +596,7 @@ func finite(what string, m *mat.Dense) error {
 	if raw.Stride == raw.Cols {
 		data := raw.Data[:raw.Rows*raw.Cols]
 		var bad atomic.Bool
-		par.For(len(data), 16384, func(lo, hi int) {
+		par.For(len(data), par.Grain, func(lo, hi int) {
 			if isInfOrNaN(floats.Sum(data[lo:hi])) {
 				bad.Store(true)
 			}

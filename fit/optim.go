@@ -155,7 +155,7 @@ func (o *Adam) Step(params []*head.Param, lr float64) error {
 		m, v := o.buf[k], o.buf[n+k]
 		switch {
 		case o.WeightDecay == 0:
-			par.For(len(w), 16384, func(lo, hi int) {
+			par.For(len(w), par.Grain, func(lo, hi int) {
 				adamKernel(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], b1, b2, stepSize, bc2, o.Eps)
 			})
 		case o.Decoupled:

@@ -50,8 +50,7 @@ func ZeroGrad(params []*Param) {
 			p.Grad.Zero()
 			continue
 		}
-		data := g.Data[:g.Rows*g.Cols]
-		par.For(len(data), 16384, func(lo, hi int) { clear(data[lo:hi]) })
+		par.Clear(g.Data[:g.Rows*g.Cols])
 	}
 }
 

@@ -29,8 +29,7 @@ func zeroed(m *mat.Dense, r, c int) *mat.Dense {
 		m.Zero()
 		return m
 	}
-	data := raw.Data[:r*c]
-	par.For(len(data), 16384, func(lo, hi int) { clear(data[lo:hi]) })
+	par.Clear(raw.Data[:r*c])
 	return m
 }
 
@@ -57,7 +56,7 @@ func rows(m *mat.Dense, f func(i int, row []float64)) {
 	}
 }
 
-// prows is rows split over sgemm's team; f may write only row i's outputs.
+// prows is rows split over par's team; f may write only row i's outputs.
 func prows(m *mat.Dense, f func(i int, row []float64)) {
 	raw := m.RawMatrix()
 	par.For(raw.Rows, 4096/max(raw.Cols, 1), func(lo, hi int) {

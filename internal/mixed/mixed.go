@@ -13,7 +13,6 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/simlearn/simlearn/internal/par"
 	"github.com/simlearn/simlearn/internal/sgemm"
@@ -32,7 +31,7 @@ func Resize(m *blas32.General, r, c int) blas32.General {
 // Narrow stores src rounded to float32 in dst (resized) and returns it.
 func Narrow(dst *blas32.General, src blas64.General) blas32.General {
 	d := Resize(dst, src.Rows, src.Cols)
-	par.For(src.Rows, 16384/max(src.Cols, 1), func(lo, hi int) {
+	par.For(src.Rows, par.Grain/max(src.Cols, 1), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			narrow(d.Data[i*d.Stride:i*d.Stride+d.Cols], src.Data[i*src.Stride:i*src.Stride+src.Cols])
 		}
@@ -46,7 +45,7 @@ func Widen(dst blas64.General, src blas32.General, beta float64) {
 	if dst.Rows != src.Rows || dst.Cols != src.Cols {
 		panic("mixed: widen shape mismatch")
 	}
-	par.For(dst.Rows, 16384/max(dst.Cols, 1), func(lo, hi int) { widenRows(dst, src, beta, lo, hi) })
+	par.For(dst.Rows, par.Grain/max(dst.Cols, 1), func(lo, hi int) { widenRows(dst, src, beta, lo, hi) })
 }
 
 func widenRows(dst blas64.General, src blas32.General, beta float64, lo, hi int) {
@@ -75,18 +74,10 @@ func Gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float6
 	Widen(c, s, beta)
 }
 
-// ownKernel reports whether Gemm32 uses package sgemm: when the program's
-// float32 BLAS is gonum's pure-Go one, which sgemm's kernel outruns about
-// five times on AVX2/FMA cores. Any other BLAS (OpenBLAS under the
-// openblas build tag) does the products itself.
-func ownKernel() bool {
-	_, native := blas32.Implementation().(gonum.Implementation)
-	return native && sgemm.Available()
-}
-
-// Gemm32 sets c = alpha*op(a)*op(b) + beta*c in float32, as blas32.Gemm.
+// Gemm32 sets c = alpha*op(a)*op(b) + beta*c in float32, as blas32.Gemm,
+// by package sgemm where sgemm.Installed says so.
 func Gemm32(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float32, c blas32.General) {
-	if ownKernel() {
+	if sgemm.Installed() {
 		sgemm.Gemm(tA, tB, alpha, a, b, beta, c)
 		return
 	}
@@ -98,7 +89,7 @@ func Gemm32(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta floa
 // sgemm's kernel by a full product, which is faster than gonum's update of
 // half of it.
 func Gram32(a blas32.General, c blas32.General) {
-	if ownKernel() {
+	if sgemm.Installed() {
 		sgemm.Gemm(blas.NoTrans, blas.Trans, 1, a, a, 0, c)
 		return
 	}

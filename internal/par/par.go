@@ -20,6 +20,16 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
+// Grain is the fewest elements an element-wise pass over float64 data
+// (a copy, a clear, a conversion, an optimiser step) gives each worker:
+// below it, handing a share to a helper costs more than it saves.
+const Grain = 16384
+
+// Clear sets every element of s to zero, split over the team.
+func Clear(s []float64) {
+	For(len(s), Grain, func(lo, hi int) { clear(s[lo:hi]) })
+}
+
 // spinFor is how long a helper waits for the next task before it sleeps.
 const spinFor = 500 * time.Microsecond
 

@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/simlearn/simlearn/internal/par"
 )
@@ -25,9 +26,15 @@ const (
 	nc = 1024 // columns of B packed at a time: kc*nc values (1 MiB) stay in L2
 )
 
-// Available reports whether the kernel runs on this CPU; without it Gemm
-// calls blas32.Gemm.
-func Available() bool { return hasKernel }
+// Installed reports whether the program's float32 products should come
+// here: the CPU has AVX2 and FMA, and the installed float32 BLAS is gonum's
+// pure-Go one, which the kernel outruns about five times. Any other BLAS
+// (OpenBLAS under the openblas build tag) does its products itself. Without
+// the kernel, Gemm calls blas32.Gemm.
+func Installed() bool {
+	_, native := blas32.Implementation().(gonum.Implementation)
+	return native && hasKernel
+}
 
 // Gemm sets c = alpha*op(a)*op(b) + beta*c, as blas32.Gemm does, with the
 // rows of a large product split between GOMAXPROCS goroutines.

@@ -23,7 +23,7 @@ func randGeneral(rng *rand.Rand, r, c, pad int) blas32.General {
 // cover full and partial register blocks, several panel depths, every
 // transposition, strides wider than the rows and the alpha/beta cases.
 func TestGemmMatchesReference(t *testing.T) {
-	if !Available() {
+	if !hasKernel {
 		t.Log("no AVX2/FMA: Gemm is blas32.Gemm here")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
