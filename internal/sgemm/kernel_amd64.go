@@ -6,10 +6,11 @@ import "golang.org/x/sys/cpu"
 
 var hasKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// kernel adds the product of an mr×kb panel a (stored column by column) and
-// a kb×nr block of b whose rows are ldb apart (nr for a packed panel) into
-// the mr×nr block of c whose rows are ldc apart; with set it stores the
-// product there instead.
+// kernel adds alpha times the product of an mr×kb block of a and a kb×nr
+// block of b whose rows are ldb apart (nr for a packed panel) into the
+// mr×nr block of c whose rows are ldc apart; with set it stores it there
+// instead. Element (i, p) of a's block is at a[i*rsa+p*csa]: (1, mr) for a
+// packed panel, (lda, 1) for rows of a read in place, (1, lda) for columns.
 //
 //go:noescape
-func kernel(kb int, a, b *float32, ldb int, c *float32, ldc int, set bool)
+func kernel(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32, set bool)

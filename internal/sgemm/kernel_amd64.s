@@ -2,19 +2,28 @@
 
 #include "textflag.h"
 
-// func kernel(kb int, a, b *float32, ldb int, c *float32, ldc int, set bool)
+// func kernel(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32, set bool)
 //
-// Y0, Y1: a row of b (16 values); Y2, Y3: broadcast values of the a panel;
-// Y4-Y15: the 6x16 block of c, two registers a row. With set the block is
-// stored into c, otherwise added to it.
-TEXT ·kernel(SB), NOSPLIT, $0-49
+// Element (i, p) of the 6×kb block of a is at a + i*rsa + p*csa (in
+// float32s): rows 0-2 are addressed from SI and rows 3-5 from R10 = SI +
+// 3*rsa, so that any layout costs the same, packed or read in place.
+// Y0, Y1: a row of b (16 values); Y2, Y3: broadcast values of a; Y4-Y15:
+// the 6x16 block of c, two registers a row. The block is scaled by alpha,
+// then stored into c with set and added to it otherwise.
+TEXT ·kernel(SB), NOSPLIT, $0-69
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
+	MOVQ rsa+16(FP), R11
+	SHLQ $2, R11
+	MOVQ csa+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (SI)(R11*2), R10
+	ADDQ R11, R10
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R9
 	SHLQ $2, R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
@@ -34,31 +43,45 @@ TEXT ·kernel(SB), NOSPLIT, $0-49
 loop:
 	VMOVUPS (DI), Y0
 	VMOVUPS 32(DI), Y1
-	VBROADCASTSS 0(SI), Y2
+	VBROADCASTSS (SI), Y2
 	VFMADD231PS Y0, Y2, Y4
 	VFMADD231PS Y1, Y2, Y5
-	VBROADCASTSS 4(SI), Y3
+	VBROADCASTSS (SI)(R11*1), Y3
 	VFMADD231PS Y0, Y3, Y6
 	VFMADD231PS Y1, Y3, Y7
-	VBROADCASTSS 8(SI), Y2
+	VBROADCASTSS (SI)(R11*2), Y2
 	VFMADD231PS Y0, Y2, Y8
 	VFMADD231PS Y1, Y2, Y9
-	VBROADCASTSS 12(SI), Y3
+	VBROADCASTSS (R10), Y3
 	VFMADD231PS Y0, Y3, Y10
 	VFMADD231PS Y1, Y3, Y11
-	VBROADCASTSS 16(SI), Y2
+	VBROADCASTSS (R10)(R11*1), Y2
 	VFMADD231PS Y0, Y2, Y12
 	VFMADD231PS Y1, Y2, Y13
-	VBROADCASTSS 20(SI), Y3
+	VBROADCASTSS (R10)(R11*2), Y3
 	VFMADD231PS Y0, Y3, Y14
 	VFMADD231PS Y1, Y3, Y15
-	ADDQ $24, SI
+	ADDQ R12, SI
+	ADDQ R12, R10
 	ADDQ R9, DI
 	DECQ CX
 	JNZ  loop
 
 done:
-	MOVBLZX set+48(FP), AX
+	VBROADCASTSS alpha+64(FP), Y0
+	VMULPS Y0, Y4, Y4
+	VMULPS Y0, Y5, Y5
+	VMULPS Y0, Y6, Y6
+	VMULPS Y0, Y7, Y7
+	VMULPS Y0, Y8, Y8
+	VMULPS Y0, Y9, Y9
+	VMULPS Y0, Y10, Y10
+	VMULPS Y0, Y11, Y11
+	VMULPS Y0, Y12, Y12
+	VMULPS Y0, Y13, Y13
+	VMULPS Y0, Y14, Y14
+	VMULPS Y0, Y15, Y15
+	MOVBLZX set+68(FP), AX
 	TESTL AX, AX
 	JNZ   store
 

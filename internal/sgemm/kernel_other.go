@@ -4,6 +4,6 @@ package sgemm
 
 const hasKernel = false
 
-func kernel(kb int, a, b *float32, ldb int, c *float32, ldc int, set bool) {
+func kernel(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32, set bool) {
 	panic("sgemm: no kernel")
 }

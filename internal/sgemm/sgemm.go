@@ -93,6 +93,10 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 		workers = min(runtime.GOMAXPROCS(0), (m+mr-1)/mr)
 	}
 	blocks := (m + mr - 1) / mr
+	if workers > 1 && tB != blas.NoTrans && k*n <= sharedB {
+		sharedGemm(tA, alpha, a, b, tB, c, workers, set)
+		return
+	}
 	share := func(w int) {
 		lo, hi := w*blocks/workers*mr, min((w+1)*blocks/workers*mr, m)
 		bp := getBuf(min(n+nr-1, nc) / nr * nr * min(k, kc))
@@ -109,17 +113,63 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 	par.Do(workers, share)
 }
 
+// sharedB is the most values of a transposed op(b) that the team packs
+// once, together, rather than each worker all of it: 1 MiB of float32s.
+const sharedB = 1 << 18
+
+// sharedGemm is gemm's parallel product when op(b) = b^T, whose panels all
+// need packing: the workers pack a share of them each, into one buffer
+// that holds all of op(b), and then multiply their row blocks.
+func sharedGemm(tA blas.Transpose, alpha float32, a, b blas32.General, tB blas.Transpose, c blas32.General, workers int, set bool) {
+	m, n, k := c.Rows, c.Cols, b.Cols
+	ldp := (n + nr - 1) / nr * nr // panel p0 of op(b) starts at bp[p0*ldp]
+	bp := getBuf(k * ldp)
+	defer putBuf(bp)
+	panels := ldp / nr
+	par.Do(workers, func(w int) {
+		lo, hi := w*panels/workers*nr, min((w+1)*panels/workers*nr, n)
+		for p0 := 0; p0 < k; p0 += kc {
+			kb := min(kc, k-p0)
+			packB(bp[p0*ldp+lo*kb:], b, tB, p0, kb, lo, hi-lo)
+		}
+	})
+	blocks := (m + mr - 1) / mr
+	par.Do(workers, func(w int) {
+		lo, hi := w*blocks/workers*mr, min((w+1)*blocks/workers*mr, m)
+		for p0 := 0; p0 < k; p0 += kc {
+			kb := min(kc, k-p0)
+			for j0 := 0; j0 < n; j0 += nc {
+				rowBlocks(c, a, tA, alpha, b, tB, bp[p0*ldp+j0*kb:], p0, kb, lo, hi, j0, min(nc, n-j0), set && p0 == 0)
+			}
+		}
+	})
+}
+
 // rowBlocks adds alpha*op(a)[lo:hi, p0:p0+kb] times op(b)[p0:p0+kb,
 // jc:jc+n] into rows lo to hi of c (with set, stores it there), reading
 // b's panels from bp as packB left them (see there) and from b itself
-// otherwise.
+// otherwise. A full block of mr rows of op(a) = a is read from a in
+// place: its six rows are streams the prefetcher follows. op(a) = a^T is
+// packed, since reading its columns in place touches a cache line per
+// step of the sum (20% slower, measured), and so is a last, shorter block.
 func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, b blas32.General, tB blas.Transpose, bp []float32, p0, kb, lo, hi, jc, n int, set bool) {
-	ap := getBuf(mr * kb)
-	defer putBuf(ap)
+	var ap []float32
 	var edge [mr * nr]float32
 	for i0 := lo; i0 < hi; i0 += mr {
 		rows := min(mr, hi-i0)
-		packA(ap, a, tA, alpha, i0, rows, p0, kb)
+		// The rows of a full block of a are read in place; anything else
+		// is packed.
+		pa, rsa, csa := &a.Data[0], a.Stride, 1
+		if tA == blas.NoTrans && rows == mr {
+			pa = &a.Data[i0*a.Stride+p0]
+		} else {
+			if ap == nil {
+				ap = getBuf(mr * kb)
+				defer putBuf(ap)
+			}
+			packA(ap, a, tA, i0, rows, p0, kb)
+			pa, rsa, csa = &ap[0], 1, mr
+		}
 		for jj := 0; jj < n; jj += nr {
 			cols := min(nr, n-jj)
 			j0 := jc + jj
@@ -128,10 +178,10 @@ func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, b blas32.G
 				panel, ldb = &b.Data[p0*b.Stride+j0], b.Stride
 			}
 			if rows == mr && cols == nr {
-				kernel(kb, &ap[0], panel, ldb, &c.Data[i0*c.Stride+j0], c.Stride, set)
+				kernel(kb, pa, rsa, csa, panel, ldb, &c.Data[i0*c.Stride+j0], c.Stride, alpha, set)
 				continue
 			}
-			kernel(kb, &ap[0], panel, ldb, &edge[0], nr, true)
+			kernel(kb, pa, rsa, csa, panel, ldb, &edge[0], nr, alpha, true)
 			for i := range rows {
 				cr := c.Data[(i0+i)*c.Stride+j0:][:cols]
 				if set {
@@ -200,30 +250,18 @@ func packB(dst []float32, b blas32.General, tB blas.Transpose, p0, kb, jc, n int
 	}
 }
 
-// packA writes alpha*op(a)[i0:i0+rows, p0:p0+kb] as kb columns of mr
-// values, zero-padded past row rows.
-func packA(dst []float32, a blas32.General, tA blas.Transpose, alpha float32, i0, rows, p0, kb int) {
+// packA writes op(a)[i0:i0+rows, p0:p0+kb] as kb columns of mr values,
+// zero-padded past row rows.
+func packA(dst []float32, a blas32.General, tA blas.Transpose, i0, rows, p0, kb int) {
 	dst = dst[:kb*mr]
 	if rows < mr {
 		clear(dst)
-	}
-	if tA == blas.NoTrans && rows == mr {
-		s := a.Stride
-		base := a.Data[i0*s+p0:]
-		r0, r1, r2 := base[:kb], base[s:][:kb], base[2*s:][:kb]
-		r3, r4, r5 := base[3*s:][:kb], base[4*s:][:kb], base[5*s:][:kb]
-		for p := range kb {
-			o := (*[mr]float32)(dst[p*mr:])
-			o[0], o[1], o[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
-			o[3], o[4], o[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]
-		}
-		return
 	}
 	if tA == blas.NoTrans {
 		for i := range rows {
 			src := a.Data[(i0+i)*a.Stride+p0:][:kb]
 			for p, v := range src {
-				dst[p*mr+i] = alpha * v
+				dst[p*mr+i] = v
 			}
 		}
 		return
@@ -232,17 +270,12 @@ func packA(dst []float32, a blas32.General, tA blas.Transpose, alpha float32, i0
 		for p := range kb {
 			src := (*[mr]float32)(a.Data[(p0+p)*a.Stride+i0:])
 			o := (*[mr]float32)(dst[p*mr:])
-			o[0], o[1], o[2] = alpha*src[0], alpha*src[1], alpha*src[2]
-			o[3], o[4], o[5] = alpha*src[3], alpha*src[4], alpha*src[5]
+			o[0], o[1], o[2], o[3], o[4], o[5] = src[0], src[1], src[2], src[3], src[4], src[5]
 		}
 		return
 	}
 	for p := range kb {
-		src := a.Data[(p0+p)*a.Stride+i0:][:rows]
-		out := dst[p*mr : p*mr+mr]
-		for i, v := range src {
-			out[i] = alpha * v
-		}
+		copy(dst[p*mr:p*mr+rows], a.Data[(p0+p)*a.Stride+i0:][:rows])
 	}
 }
 
