@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/simlearn/simlearn/eval"
 	"github.com/simlearn/simlearn/head"
+	"github.com/simlearn/simlearn/internal/finite"
 	"github.com/simlearn/simlearn/internal/par"
 	"github.com/simlearn/simlearn/loss"
 )
@@ -525,14 +525,14 @@ func (r *run) trainBatch(idx []int) (float64, error) {
 	if math.IsNaN(l) || math.IsInf(l, 0) {
 		return 0, fmt.Errorf("loss is %v", l)
 	}
-	if err := finite("loss gradient", dy); err != nil {
+	if err := checkFinite("loss gradient", dy); err != nil {
 		return 0, err
 	}
 	if err := r.backward(dy); err != nil {
 		return 0, err
 	}
 	for k, p := range r.params {
-		if err := finite("gradient of "+r.names[k], p.Grad); err != nil {
+		if err := checkFinite("gradient of "+r.names[k], p.Grad); err != nil {
 			return 0, err
 		}
 	}
@@ -551,7 +551,7 @@ func (r *run) trainBatch(idx []int) (float64, error) {
 		return 0, err
 	}
 	for k, p := range r.params {
-		if err := finite(r.names[k]+" after the optimiser step", p.Value); err != nil {
+		if err := checkFinite(r.names[k]+" after the optimiser step", p.Value); err != nil {
 			// Undo the step so that the head keeps finite weights.
 			off := 0
 			for _, q := range r.params {
@@ -588,22 +588,12 @@ func stacked(a, b *mat.Dense) *mat.Dense {
 	return &m
 }
 
-func finite(what string, m *mat.Dense) error {
+func checkFinite(what string, m *mat.Dense) error {
 	raw := m.RawMatrix()
-	// A sum is finite when every term is (NaN and ±Inf propagate), and
-	// floats.Sum is vectorised: scan element by element only to name the
-	// culprit, or when the sum overflowed.
-	if raw.Stride == raw.Cols {
-		data := raw.Data[:raw.Rows*raw.Cols]
-		var bad atomic.Bool
-		par.For(len(data), par.Grain, func(lo, hi int) {
-			if isInfOrNaN(floats.Sum(data[lo:hi])) {
-				bad.Store(true)
-			}
-		})
-		if !bad.Load() {
-			return nil
-		}
+	// Scan element by element only to name the culprit, or when a sum
+	// overflowed.
+	if raw.Stride == raw.Cols && finite.All(raw.Data[:raw.Rows*raw.Cols]) {
+		return nil
 	}
 	for i := 0; i < raw.Rows; i++ {
 		for j, v := range raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols] {
@@ -614,8 +604,6 @@ func finite(what string, m *mat.Dense) error {
 	}
 	return nil
 }
-
-func isInfOrNaN(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 
 // endEpoch validates, updates early stopping and the best weights, writes
 // the checkpoint and the history, and logs.

@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/simlearn/simlearn/internal/finite"
 	"github.com/simlearn/simlearn/internal/par"
 	"github.com/simlearn/simlearn/internal/vexp"
 )
@@ -17,13 +18,10 @@ var ErrEmptyBatch = errors.New("empty batch")
 
 // checkFinite returns an error naming the first NaN or infinite element of m.
 func checkFinite(what string, m *mat.Dense) error {
-	// A sum is finite when every term is (NaN and ±Inf propagate), and
-	// floats.Sum is vectorised: scan element by element only to name the
-	// culprit, or when the sum overflowed.
-	if raw := m.RawMatrix(); raw.Stride == raw.Cols {
-		if s := floats.Sum(raw.Data[:raw.Rows*raw.Cols]); !math.IsNaN(s) && !math.IsInf(s, 0) {
-			return nil
-		}
+	// Scan element by element only to name the culprit, or when a sum
+	// overflowed.
+	if raw := m.RawMatrix(); raw.Stride == raw.Cols && finite.All(raw.Data[:raw.Rows*raw.Cols]) {
+		return nil
 	}
 	var err error
 	rows(m, func(i int, r []float64) {

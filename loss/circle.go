@@ -91,7 +91,7 @@ func (c *Circle) Loss(e *mat.Dense, groups []int) (float64, *mat.Dense, error) {
 			gr[j] = -dz * math.Exp(l-lse) * dl
 		}
 	})
-	c.pw.backward(c.g, c.de, nil)
+	c.pw.backward(c.g, c.de, nil, false)
 	return softplus(z), c.de, nil
 }
 
@@ -230,6 +230,6 @@ func (f *FastAP) Loss(e *mat.Dense, groups []int) (float64, *mat.Dense, error) {
 	}
 	// loss = 1 - mean AP: dL/dAP_i = -1/used.
 	scale(f.g, -1/float64(used))
-	f.pw.backward(f.g, f.de, nil)
+	f.pw.backward(f.g, f.de, nil, false)
 	return 1 - apSum/float64(used), f.de, nil
 }

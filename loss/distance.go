@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/simlearn/simlearn/internal/mixed"
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 // Distance names one of the distances of SPEC section 1. Its row-wise form
@@ -93,7 +94,7 @@ func (d Distance) MatrixGrad(x, y, g *mat.Dense) (dx, dy *mat.Dense, err error) 
 	var p pairwise
 	p.compute(d, x, y, false)
 	dx, dy = zerosLike(x), zerosLike(y)
-	p.backward(g, dx, dy)
+	p.backward(g, dx, dy, true)
 	return dx, dy, nil
 }
 
@@ -198,15 +199,21 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 	p.on32 = p.f32 && (d == Cosine || d == Dot)
 	switch d {
 	case Cosine:
-		p.xn, p.nx = normalizeRows(p.xn, p.nx, x)
+		// With float32 products the normalised rows are rounded as they
+		// are written, rather than in a second pass over them.
+		var a32, b32 *blas32.General
+		if p.on32 {
+			a32, b32 = &p.a32, &p.b32
+		}
+		p.xn, p.nx = normalizeRows(p.xn, p.nx, x, a32)
 		if self {
 			p.yn, p.ny = p.xn, p.nx
 		} else {
-			p.ynBuf, p.nyBuf = normalizeRows(p.ynBuf, p.nyBuf, y)
+			p.ynBuf, p.nyBuf = normalizeRows(p.ynBuf, p.nyBuf, y, b32)
 			p.yn, p.ny = p.ynBuf, p.nyBuf
 		}
 		if p.on32 {
-			p.oneMinusProduct32(1, p.xn, p.yn)
+			p.oneMinusProduct32(1)
 			break
 		}
 		negProduct(p.d, p.xn, p.yn, self)
@@ -217,7 +224,11 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 		})
 	case Dot:
 		if p.on32 {
-			p.oneMinusProduct32(0, x, y)
+			mixed.Narrow(&p.a32, x.RawMatrix())
+			if !self {
+				mixed.Narrow(&p.b32, y.RawMatrix())
+			}
+			p.oneMinusProduct32(0)
 			break
 		}
 		negProduct(p.d, x, y, self)
@@ -266,18 +277,16 @@ func negProduct(dst, x, y *mat.Dense, self bool) {
 	}
 }
 
-// oneMinusProduct32 writes c - x y^T into p.d with a float32 product,
-// keeping the rounded operands for backward; on self calls (y = x) the
-// product is mixed.Gram32's, exactly symmetric.
-func (p *pairwise) oneMinusProduct32(c float64, x, y *mat.Dense) {
-	a := mixed.Narrow(&p.a32, x.RawMatrix())
+// oneMinusProduct32 writes c - a y^T into p.d with a float32 product of
+// the rounded operands p.a32 and p.b32 (p.a32 alone on self calls, with
+// mixed.Gram32's exactly symmetric product), which backward reuses.
+func (p *pairwise) oneMinusProduct32(c float64) {
 	raw := p.d.RawMatrix()
 	s := mixed.Resize(&p.s32, raw.Rows, raw.Cols)
 	if p.self {
-		mixed.Gram32(a, s)
+		mixed.Gram32(p.a32, s)
 	} else {
-		b := mixed.Narrow(&p.b32, y.RawMatrix())
-		mixed.Gemm32(blas.NoTrans, blas.Trans, 1, a, b, 0, s)
+		mixed.Gemm32(blas.NoTrans, blas.Trans, 1, p.a32, p.b32, 0, s)
 	}
 	prows(p.d, func(i int, dr []float64) {
 		for j, v := range s.Data[i*s.Stride : i*s.Stride+len(dr)] {
@@ -286,26 +295,39 @@ func (p *pairwise) oneMinusProduct32(c float64, x, y *mat.Dense) {
 	})
 }
 
-// backward adds dL/dx and dL/dy into dx and dy given g = dL/dD; with self,
-// dy must be nil and the whole gradient goes to dx. g is only read.
-func (p *pairwise) backward(g, dx, dy *mat.Dense) {
+// backward adds dL/dx and dL/dy into dx and dy given g = dL/dD; with set it
+// stores them there instead, whatever dx and dy held. With self, dy must be
+// nil and the whole gradient goes to dx. g is only read.
+func (p *pairwise) backward(g, dx, dy *mat.Dense, set bool) {
 	n, dim := p.x.Dims()
 	m, _ := p.y.Dims()
 	// Manhattan walks the nonzeros of every row; the others only need to
 	// know whether g is sparse.
 	sparse := p.collectNonzeros(g, p.dist != Manhattan)*4 < n*m
-	switch p.dist {
-	case Cosine:
+	if p.dist == Cosine {
 		// D = 1 - xn yn^T: dL/dxn = -g yn, dL/dyn = -g^T xn.
+		if p.on32 && !sparse {
+			p.cosineGrad32(g, dx, dy, set)
+			return
+		}
 		p.gxn = resize(p.gxn, n, dim)
 		if !p.self {
 			p.gyn = resize(p.gyn, m, dim)
 		}
 		p.matGrad(g, p.xn, p.yn, -1, p.gxn, p.gyn, sparse, true)
-		normalizeBackward(dx, p.gxn, p.xn, p.nx)
+		normalizeBackward(dx, p.gxn, p.xn, p.nx, set)
 		if !p.self {
-			normalizeBackward(dy, p.gyn, p.yn, p.ny)
+			normalizeBackward(dy, p.gyn, p.yn, p.ny, set)
 		}
+		return
+	}
+	if set {
+		dx.Zero()
+		if dy != nil {
+			dy.Zero()
+		}
+	}
+	switch p.dist {
 	case Dot:
 		p.matGrad(g, p.x, p.y, -1, dx, dy, sparse, false)
 	case Euclidean:
@@ -359,6 +381,30 @@ func (p *pairwise) backward(g, dx, dy *mat.Dense) {
 			}
 		}
 	}
+}
+
+// cosineGrad32 is backward for the cosine distance after a compute with
+// float32 products, given a dense g: dL/dxn and dL/dyn are float32
+// products of g with the rounded operands of compute, which
+// normalizeBackward32 carries to dx and dy as it widens them.
+func (p *pairwise) cosineGrad32(g, dx, dy *mat.Dense, set bool) {
+	n, dim := p.x.Dims()
+	m, _ := p.y.Dims()
+	g32 := mixed.Narrow(&p.g32, g.RawMatrix())
+	if p.self {
+		// dL/dxn = -(g + g^T) xn.
+		s := mixed.Resize(&p.s32, n, dim)
+		mixed.Gemm32(blas.NoTrans, blas.NoTrans, -1, g32, p.a32, 0, s)
+		mixed.Gemm32(blas.Trans, blas.NoTrans, -1, g32, p.a32, 1, s)
+		normalizeBackward32(dx, s, p.xn, p.nx, set)
+		return
+	}
+	s := mixed.Resize(&p.s32, n, dim)
+	mixed.Gemm32(blas.NoTrans, blas.NoTrans, -1, g32, p.b32, 0, s)
+	normalizeBackward32(dx, s, p.xn, p.nx, set)
+	s = mixed.Resize(&p.s32, m, dim)
+	mixed.Gemm32(blas.Trans, blas.NoTrans, -1, g32, p.a32, 0, s)
+	normalizeBackward32(dy, s, p.yn, p.ny, set)
 }
 
 // collectNonzeros records the nonzero columns of each row of g in
@@ -435,15 +481,23 @@ func (p *pairwise) matGrad(g, a, b *mat.Dense, alpha float64, da, db *mat.Dense,
 }
 
 // normalizeRows writes x_i / max(|x_i|, eps) into dst and the divisors into
-// norms.
-func normalizeRows(dst *mat.Dense, norms []float64, x *mat.Dense) (*mat.Dense, []float64) {
+// norms; with dst32 it also writes the rows rounded to float32 there.
+func normalizeRows(dst *mat.Dense, norms []float64, x *mat.Dense, dst32 *blas32.General) (*mat.Dense, []float64) {
 	n, c := x.Dims()
 	dst = resize(dst, n, c)
 	norms = grow(norms, n)
+	var r32 blas32.General
+	if dst32 != nil {
+		r32 = mixed.Resize(dst32, n, c)
+	}
 	prows(x, func(i int, r []float64) {
 		nr := math.Max(norm(r), normEps)
 		norms[i] = nr
-		floats.ScaleTo(row(dst, i), 1/nr, r)
+		out := row(dst, i)
+		floats.ScaleTo(out, 1/nr, r)
+		if dst32 != nil {
+			mixed.NarrowSlice(r32.Data[i*r32.Stride:], out)
+		}
 	})
 	return dst, norms
 }
@@ -459,19 +513,44 @@ func norm(r []float64) float64 {
 	return floats.Norm(r, 2)
 }
 
-// normalizeBackward adds dL/dx into dx given gn = dL/dxn for xn = x/max(|x|, eps).
-func normalizeBackward(dx, gn, xn *mat.Dense, norms []float64) {
-	prows(gn, func(i int, g []float64) {
-		xr, dr := row(xn, i), row(dx, i)
-		if norms[i] <= normEps {
-			floats.AddScaled(dr, 1/normEps, g)
+// normalizeBackward adds dL/dx into dx (with set, stores it there) given
+// gn = dL/dxn for xn = x/max(|x|, eps).
+func normalizeBackward(dx, gn, xn *mat.Dense, norms []float64, set bool) {
+	prows(gn, func(i int, g []float64) { normalizeRowBackward(row(dx, i), g, row(xn, i), norms[i], set) })
+}
+
+// normalizeBackward32 is normalizeBackward with gn in float32, as a float32
+// product left it: each row is widened in a buffer as it is used, rather
+// than the whole matrix in a pass of its own.
+func normalizeBackward32(dx *mat.Dense, gn blas32.General, xn *mat.Dense, norms []float64, set bool) {
+	par.For(gn.Rows, 4096/max(gn.Cols, 1), func(lo, hi int) {
+		g := make([]float64, gn.Cols)
+		for i := lo; i < hi; i++ {
+			mixed.WidenSlice(g, gn.Data[i*gn.Stride:])
+			normalizeRowBackward(row(dx, i), g, row(xn, i), norms[i], set)
+		}
+	})
+}
+
+// normalizeRowBackward adds (with set, stores) into dr the gradient with
+// respect to a row x of g = dL/dxn for xn = x/norm: (g - xn (xn·g)) / norm,
+// or g/eps when the norm was clamped to eps.
+func normalizeRowBackward(dr, g, xr []float64, norm float64, set bool) {
+	if norm <= normEps {
+		if set {
+			floats.ScaleTo(dr, 1/normEps, g)
 			return
 		}
-		// dx += (g - xn (xn·g)) / norm, as two vectorised passes.
-		inv := 1 / norms[i]
+		floats.AddScaled(dr, 1/normEps, g)
+		return
+	}
+	inv := 1 / norm
+	if set {
+		floats.ScaleTo(dr, inv, g)
+	} else {
 		floats.AddScaled(dr, inv, g)
-		floats.AddScaled(dr, -floats.Dot(xr, g)*inv, xr)
-	})
+	}
+	floats.AddScaled(dr, -floats.Dot(xr, g)*inv, xr)
 }
 
 func sqNorms(dst []float64, x *mat.Dense) []float64 {

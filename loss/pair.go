@@ -77,8 +77,8 @@ func (c *Contrastive) Loss(a, b *mat.Dense, scores []float64, subgroups []int) (
 		loss += 0.5 * r * r / float64(2*n)
 		row(c.g, j)[k] = -r / float64(2*n)
 	})
-	c.de = zeroed(c.de, 2*n, dim)
-	c.pw.backward(c.g, c.de, nil)
+	c.de = resize(c.de, 2*n, dim)
+	c.pw.backward(c.g, c.de, nil, true)
 	c.da.Add(c.da, c.de.Slice(0, n, 0, dim))
 	c.db.Add(c.db, c.de.Slice(n, 2*n, 0, dim))
 	return loss, c.da, c.db, nil
@@ -207,10 +207,10 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 	// dL/da and dL/dcand share one matrix, so that a caller holding a and b
 	// as consecutive rows of one matrix finds their gradients laid out the
 	// same way (fit then skips a copy).
-	m.grad = zeroed(m.grad, 2*n+k, dim)
+	m.grad = resize(m.grad, 2*n+k, dim)
 	m.da = m.grad.Slice(0, n, 0, dim).(*mat.Dense)
 	m.dcand = m.grad.Slice(n, 2*n+k, 0, dim).(*mat.Dense)
-	m.pw.backward(m.g, m.da, m.dcand)
+	m.pw.backward(m.g, m.da, m.dcand, true)
 	if neg == nil {
 		return loss, m.da, m.dcand, nil, nil
 	}

@@ -53,8 +53,8 @@ type cosineLogits struct {
 
 // forward computes cos = normalize(e) normalize(w)^T.
 func (p *cosineLogits) forward(e *mat.Dense, w *head.Param) {
-	p.xn, p.nx = normalizeRows(p.xn, p.nx, e)
-	p.wn, p.nw = normalizeRows(p.wn, p.nw, w.Value)
+	p.xn, p.nx = normalizeRows(p.xn, p.nx, e, nil)
+	p.wn, p.nw = normalizeRows(p.wn, p.nw, w.Value, nil)
 	n, _ := e.Dims()
 	c, _ := w.Value.Dims()
 	p.cos = resize(p.cos, n, c)
@@ -71,9 +71,9 @@ func (p *cosineLogits) backward(e *mat.Dense, w *head.Param) *mat.Dense {
 	p.gwn = resize(p.gwn, c, d)
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, p.g.RawMatrix(), p.wn.RawMatrix(), 0, p.gxn.RawMatrix())
 	blas64.Gemm(blas.Trans, blas.NoTrans, 1, p.g.RawMatrix(), p.xn.RawMatrix(), 0, p.gwn.RawMatrix())
-	p.de = zeroed(p.de, n, d)
-	normalizeBackward(p.de, p.gxn, p.xn, p.nx)
-	normalizeBackward(w.Grad, p.gwn, p.wn, p.nw)
+	p.de = resize(p.de, n, d)
+	normalizeBackward(p.de, p.gxn, p.xn, p.nx, true)
+	normalizeBackward(w.Grad, p.gwn, p.wn, p.nw, false)
 	return p.de
 }
 
@@ -325,7 +325,7 @@ func (c *Center) Loss(e *mat.Dense, groups []int) (float64, *mat.Dense, error) {
 		return 0, nil, err
 	}
 	n, d := e.Dims()
-	c.xn, c.nx = normalizeRows(c.xn, c.nx, e)
+	c.xn, c.nx = normalizeRows(c.xn, c.nx, e, nil)
 	c.gxn = resize(c.gxn, n, d)
 	scale := 2 * c.Lambda / float64(n*d)
 	sum := 0.0
@@ -338,7 +338,7 @@ func (c *Center) Loss(e *mat.Dense, groups []int) (float64, *mat.Dense, error) {
 			cg[k] -= scale * diff
 		}
 	})
-	c.de = zeroed(c.de, n, d)
-	normalizeBackward(c.de, c.gxn, c.xn, c.nx)
+	c.de = resize(c.de, n, d)
+	normalizeBackward(c.de, c.gxn, c.xn, c.nx, true)
 	return c.Lambda * sum / float64(n*d), c.de, nil
 }

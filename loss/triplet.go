@@ -75,10 +75,12 @@ func (t *Triplet) Loss(e *mat.Dense, groups []int) (float64, *mat.Dense, error) 
 	dist := t.pw.compute(t.Distance, e, e, true)
 	t.g = zeroed(t.g, n, n)
 	loss := t.mine(dist, groups, groups, true)
-	t.de = zeroed(t.de, n, d)
-	if loss != 0 {
-		t.pw.backward(t.g, t.de, nil)
+	if loss == 0 {
+		t.de = zeroed(t.de, n, d)
+		return 0, t.de, nil
 	}
+	t.de = resize(t.de, n, d)
+	t.pw.backward(t.g, t.de, nil, true)
 	return loss, t.de, nil
 }
 
@@ -106,7 +108,7 @@ func (t *Triplet) LossAgainst(e *mat.Dense, groups []int, ref *mat.Dense, refGro
 	t.de = zeroed(t.de, n, d)
 	t.dref = zeroed(t.dref, m, d)
 	if loss != 0 {
-		t.pw.backward(t.g, t.de, t.dref)
+		t.pw.backward(t.g, t.de, t.dref, false)
 	}
 	return loss, t.de, nil
 }
@@ -338,7 +340,7 @@ func (o *OnlineContrastive) Loss(e *mat.Dense, groups []int) (float64, *mat.Dens
 			}
 		}
 	})
-	o.de = zeroed(o.de, n, d)
-	o.pw.backward(o.g, o.de, nil)
+	o.de = resize(o.de, n, d)
+	o.pw.backward(o.g, o.de, nil, true)
 	return loss, o.de, nil
 }

@@ -15,6 +15,13 @@ func narrow(dst []float32, src []float64) {
 	}
 }
 
+// NarrowSlice sets dst[i] = float32(src[i]) for every i of src: Narrow for
+// one row, for callers that round a row they have just computed.
+func NarrowSlice(dst []float32, src []float64) { narrow(dst, src) }
+
+// WidenSlice sets dst[i] = float64(src[i]) for every i of dst.
+func WidenSlice(dst []float64, src []float32) { widenSet(dst, src) }
+
 // widenSet sets dst[i] = float64(src[i]).
 func widenSet(dst []float64, src []float32) {
 	src = src[:len(dst)]
