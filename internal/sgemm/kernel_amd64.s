@@ -137,3 +137,124 @@ store:
 	VMOVUPS Y15, 32(DX)
 	VZEROUPPER
 	RET
+
+// func packA6T(dst, src *float32, lda, kb int)
+//
+// dst[p*6+i] = src[p*lda+i] for p < kb, i < 6: a transposed a's six
+// columns, one step of the sum at a time, as 16 bytes and 8.
+TEXT ·packA6T(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ kb+24(FP), CX
+	TESTQ CX, CX
+	JZ    packadone
+
+packaloop:
+	VMOVUPS (SI), X0
+	MOVQ    16(SI), AX
+	VMOVUPS X0, (DI)
+	MOVQ    AX, 16(DI)
+	ADDQ    R8, SI
+	ADDQ    $24, DI
+	DECQ    CX
+	JNZ     packaloop
+
+packadone:
+	RET
+
+// TRANSPOSE8X8 stores the transpose of the 8x8 block whose rows are Y0-Y7:
+// its row k (element k of each of Y0-Y7) at k*64(AX). Y8-Y15 are scratch.
+#define TRANSPOSE8X8 \
+	VUNPCKLPS Y1, Y0, Y8 \
+	VUNPCKHPS Y1, Y0, Y9 \
+	VUNPCKLPS Y3, Y2, Y10 \
+	VUNPCKHPS Y3, Y2, Y11 \
+	VUNPCKLPS Y5, Y4, Y12 \
+	VUNPCKHPS Y5, Y4, Y13 \
+	VUNPCKLPS Y7, Y6, Y14 \
+	VUNPCKHPS Y7, Y6, Y15 \
+	VSHUFPS $0x44, Y10, Y8, Y0 \
+	VSHUFPS $0xEE, Y10, Y8, Y1 \
+	VSHUFPS $0x44, Y11, Y9, Y2 \
+	VSHUFPS $0xEE, Y11, Y9, Y3 \
+	VSHUFPS $0x44, Y14, Y12, Y4 \
+	VSHUFPS $0xEE, Y14, Y12, Y5 \
+	VSHUFPS $0x44, Y15, Y13, Y6 \
+	VSHUFPS $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8 \
+	VPERM2F128 $0x20, Y5, Y1, Y9 \
+	VPERM2F128 $0x20, Y6, Y2, Y10 \
+	VPERM2F128 $0x20, Y7, Y3, Y11 \
+	VPERM2F128 $0x31, Y4, Y0, Y12 \
+	VPERM2F128 $0x31, Y5, Y1, Y13 \
+	VPERM2F128 $0x31, Y6, Y2, Y14 \
+	VPERM2F128 $0x31, Y7, Y3, Y15 \
+	VMOVUPS Y8, 0(AX) \
+	VMOVUPS Y9, 64(AX) \
+	VMOVUPS Y10, 128(AX) \
+	VMOVUPS Y11, 192(AX) \
+	VMOVUPS Y12, 256(AX) \
+	VMOVUPS Y13, 320(AX) \
+	VMOVUPS Y14, 384(AX) \
+	VMOVUPS Y15, 448(AX)
+
+// func packB16T(dst, src *float32, ldb, blocks int)
+//
+// dst[p*16+j] = src[j*ldb+p] for j < 16 and p < 8*blocks: a panel of 16
+// columns of op(b) = b^T, from 16 rows of b, transposing 8x8 blocks in
+// registers (unpack, shuffle, then swap 128-bit halves).
+TEXT ·packB16T(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	SHLQ $2, R8
+	MOVQ blocks+24(FP), CX
+	LEAQ (SI)(R8*2), R9
+	ADDQ R8, R9           // R9: row 3
+	LEAQ (R9)(R8*2), R10
+	ADDQ R8, R10          // R10: row 6
+	LEAQ (R10)(R8*2), R11
+	ADDQ R8, R11          // R11: row 9
+	LEAQ (R11)(R8*2), R12
+	ADDQ R8, R12          // R12: row 12
+	LEAQ (R12)(R8*2), R13
+	ADDQ R8, R13          // R13: row 15
+	TESTQ CX, CX
+	JZ    packbdone
+
+packbloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (R9), Y3
+	VMOVUPS (R9)(R8*1), Y4
+	VMOVUPS (R9)(R8*2), Y5
+	VMOVUPS (R10), Y6
+	VMOVUPS (R10)(R8*1), Y7
+	MOVQ    DI, AX
+	TRANSPOSE8X8
+	VMOVUPS (R10)(R8*2), Y0
+	VMOVUPS (R11), Y1
+	VMOVUPS (R11)(R8*1), Y2
+	VMOVUPS (R11)(R8*2), Y3
+	VMOVUPS (R12), Y4
+	VMOVUPS (R12)(R8*1), Y5
+	VMOVUPS (R12)(R8*2), Y6
+	VMOVUPS (R13), Y7
+	LEAQ    32(DI), AX
+	TRANSPOSE8X8
+	ADDQ    $32, SI
+	ADDQ    $32, R9
+	ADDQ    $32, R10
+	ADDQ    $32, R11
+	ADDQ    $32, R12
+	ADDQ    $32, R13
+	ADDQ    $512, DI
+	DECQ    CX
+	JNZ     packbloop
+
+packbdone:
+	VZEROUPPER
+	RET

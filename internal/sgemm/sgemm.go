@@ -222,8 +222,9 @@ func packB(dst []float32, b blas32.General, tB blas.Transpose, p0, kb, jc, n int
 			}
 			continue
 		}
-		// Row j of b is column j of op(b): read the rows in order, sixteen
-		// at a time, and write the panel row by row.
+		// Row j of b is column j of op(b): a full panel is sixteen rows of
+		// b transposed, eight steps at a time in registers (packB16T), and
+		// the remaining steps one by one.
 		if cols == nr {
 			st := b.Stride
 			base := b.Data[j0*st+p0:]
@@ -231,7 +232,11 @@ func packB(dst []float32, b blas32.General, tB blas.Transpose, p0, kb, jc, n int
 			for j := range r {
 				r[j] = base[j*st:][:kb]
 			}
-			for p := range kb {
+			done := kb / 8 * 8
+			if done > 0 {
+				packB16T(&panel[0], &base[0], st, kb/8)
+			}
+			for p := done; p < kb; p++ {
 				o := (*[nr]float32)(panel[p*nr:])
 				o[0], o[1], o[2], o[3] = r[0][p], r[1][p], r[2][p], r[3][p]
 				o[4], o[5], o[6], o[7] = r[4][p], r[5][p], r[6][p], r[7][p]
@@ -267,11 +272,8 @@ func packA(dst []float32, a blas32.General, tA blas.Transpose, i0, rows, p0, kb 
 		return
 	}
 	if rows == mr {
-		for p := range kb {
-			src := (*[mr]float32)(a.Data[(p0+p)*a.Stride+i0:])
-			o := (*[mr]float32)(dst[p*mr:])
-			o[0], o[1], o[2], o[3], o[4], o[5] = src[0], src[1], src[2], src[3], src[4], src[5]
-		}
+		_ = a.Data[(p0+kb-1)*a.Stride+i0+mr-1] // the last value read
+		packA6T(&dst[0], &a.Data[p0*a.Stride+i0], a.Stride, kb)
 		return
 	}
 	for p := range kb {
