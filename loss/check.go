@@ -123,29 +123,39 @@ func crossEntropy(logits *mat.Dense, targets []int, weight float64, g *mat.Dense
 	scale := weight / float64(n)
 	losses := make([]float64, n)
 	par.For(n, 4096/max(c, 1), func(lo, hi int) {
-		e := make([]float64, c) // exp(l_j - max l) of the current row
+		e := make([]float64, c)
 		for i := lo; i < hi; i++ {
-			l := row(logits, i)
-			m := math.Inf(-1)
-			for _, v := range l {
-				if v > m { // math.Max is a call on amd64; NaN logits give a NaN sum anyway
-					m = v
-				}
-			}
-			for j, v := range l {
-				e[j] = v - m
-			}
-			vexp.Exp(e, e)
-			sum := floats.Sum(e)
-			losses[i] = m + math.Log(sum) - l[targets[i]]
-			gr := row(g, i)
-			floats.ScaleTo(gr, scale/sum, e)
-			gr[targets[i]] -= scale
+			losses[i] = crossEntropyRow(row(logits, i), targets[i], scale, row(g, i), e)
 		}
 	})
+	return sumLosses(losses) * scale
+}
+
+// crossEntropyRow returns -log softmax(l)[target] and sets gr to scale
+// times its gradient with respect to l; e is a workspace as long as l.
+func crossEntropyRow(l []float64, target int, scale float64, gr, e []float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range l {
+		if v > m { // math.Max is a call on amd64; NaN logits give a NaN sum anyway
+			m = v
+		}
+	}
+	for j, v := range l {
+		e[j] = v - m
+	}
+	vexp.Exp(e, e)
+	sum := floats.Sum(e)
+	floats.ScaleTo(gr, scale/sum, e)
+	gr[target] -= scale
+	return m + math.Log(sum) - l[target]
+}
+
+// sumLosses adds per-row losses in order, so that the total does not
+// depend on how the rows were split between workers.
+func sumLosses(losses []float64) float64 {
 	total := 0.0
 	for _, v := range losses {
 		total += v
 	}
-	return total * scale
+	return total
 }

@@ -192,30 +192,26 @@ type pairwise struct {
 // compute returns D for x and y; with self, y must be x and the gradient of
 // backward is the total one with respect to x.
 func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
-	p.dist, p.self, p.x, p.y = d, self, x, y
+	p.begin(d, x, y, self)
 	n, _ := x.Dims()
 	m, _ := y.Dims()
 	p.d = resize(p.d, n, m)
-	p.on32 = p.f32 && (d == Cosine || d == Dot)
+	if p.on32 {
+		s := p.product32()
+		c := 0.0 // D = c - s
+		if d == Cosine {
+			c = 1
+		}
+		prows(p.d, func(i int, dr []float64) {
+			for j, v := range s.Data[i*s.Stride : i*s.Stride+len(dr)] {
+				dr[j] = c - float64(v)
+			}
+		})
+		return p.d
+	}
 	switch d {
 	case Cosine:
-		// With float32 products the normalised rows are rounded as they
-		// are written, rather than in a second pass over them.
-		var a32, b32 *blas32.General
-		if p.on32 {
-			a32, b32 = &p.a32, &p.b32
-		}
-		p.xn, p.nx = normalizeRows(p.xn, p.nx, x, a32)
-		if self {
-			p.yn, p.ny = p.xn, p.nx
-		} else {
-			p.ynBuf, p.nyBuf = normalizeRows(p.ynBuf, p.nyBuf, y, b32)
-			p.yn, p.ny = p.ynBuf, p.nyBuf
-		}
-		if p.on32 {
-			p.oneMinusProduct32(1)
-			break
-		}
+		p.normalize(nil, nil)
 		negProduct(p.d, p.xn, p.yn, self)
 		rows(p.d, func(_ int, r []float64) {
 			for j := range r {
@@ -223,14 +219,6 @@ func (p *pairwise) compute(d Distance, x, y *mat.Dense, self bool) *mat.Dense {
 			}
 		})
 	case Dot:
-		if p.on32 {
-			mixed.Narrow(&p.a32, x.RawMatrix())
-			if !self {
-				mixed.Narrow(&p.b32, y.RawMatrix())
-			}
-			p.oneMinusProduct32(0)
-			break
-		}
 		negProduct(p.d, x, y, self)
 	case Euclidean:
 		p.nx = sqNorms(p.nx, x)
@@ -277,22 +265,61 @@ func negProduct(dst, x, y *mat.Dense, self bool) {
 	}
 }
 
-// oneMinusProduct32 writes c - a y^T into p.d with a float32 product of
-// the rounded operands p.a32 and p.b32 (p.a32 alone on self calls, with
-// mixed.Gram32's exactly symmetric product), which backward reuses.
-func (p *pairwise) oneMinusProduct32(c float64) {
-	raw := p.d.RawMatrix()
-	s := mixed.Resize(&p.s32, raw.Rows, raw.Cols)
+// begin records the inputs of a compute or products32 call.
+func (p *pairwise) begin(d Distance, x, y *mat.Dense, self bool) {
+	p.dist, p.self, p.x, p.y = d, self, x, y
+	p.on32 = p.f32 && (d == Cosine || d == Dot)
+}
+
+// normalize sets xn, nx, yn and ny for the cosine distance; with a32 and
+// b32 it also rounds the normalised rows to float32 there as they are
+// written, rather than in a second pass over them.
+func (p *pairwise) normalize(a32, b32 *blas32.General) {
+	p.xn, p.nx = normalizeRows(p.xn, p.nx, p.x, a32)
+	if p.self {
+		p.yn, p.ny = p.xn, p.nx
+		return
+	}
+	p.ynBuf, p.nyBuf = normalizeRows(p.ynBuf, p.nyBuf, p.y, b32)
+	p.yn, p.ny = p.ynBuf, p.nyBuf
+}
+
+// product32 returns s = xn yn^T (cosine) or x y^T (dot) as a float32
+// product of operands rounded into p.a32 and p.b32 (p.a32 alone on self
+// calls, with mixed.Gram32's exactly symmetric product), which backward
+// reuses; D is c - s with c 1 (cosine) or 0 (dot). s is valid until the
+// next call or backward.
+func (p *pairwise) product32() blas32.General {
+	if p.dist == Cosine {
+		p.normalize(&p.a32, &p.b32)
+	} else {
+		mixed.Narrow(&p.a32, p.x.RawMatrix())
+		if !p.self {
+			mixed.Narrow(&p.b32, p.y.RawMatrix())
+		}
+	}
+	n, _ := p.x.Dims()
+	m, _ := p.y.Dims()
+	s := mixed.Resize(&p.s32, n, m)
 	if p.self {
 		mixed.Gram32(p.a32, s)
 	} else {
 		mixed.Gemm32(blas.NoTrans, blas.Trans, 1, p.a32, p.b32, 0, s)
 	}
-	prows(p.d, func(i int, dr []float64) {
-		for j, v := range s.Data[i*s.Stride : i*s.Stride+len(dr)] {
-			dr[j] = c - float64(v)
-		}
-	})
+	return s
+}
+
+// products32 is compute without the distance matrix for the cosine and
+// dot distances with float32 products (ok false otherwise, and nothing
+// done): it returns s of product32, for a caller that maps each row of D =
+// c - s on as it uses it rather than in a pass of its own. backward then
+// works as after compute.
+func (p *pairwise) products32(d Distance, x, y *mat.Dense) (s blas32.General, ok bool) {
+	if !p.f32 || (d != Cosine && d != Dot) {
+		return blas32.General{}, false
+	}
+	p.begin(d, x, y, false)
+	return p.product32(), true
 }
 
 // backward adds dL/dx and dL/dy into dx and dy given g = dL/dD; with set it

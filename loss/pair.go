@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/simlearn/simlearn/internal/par"
 )
 
 // Contrastive is the contrastive pair loss of SPEC section 3. When the
@@ -110,6 +113,7 @@ type MultipleNegativesRanking struct {
 	grad              *mat.Dense // [da; dcand]
 	da, dcand, db, dn *mat.Dense
 	targets           []int
+	losses            []float64
 }
 
 // NewMultipleNegativesRanking returns the loss with the SPEC defaults:
@@ -166,8 +170,76 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 		m.cand.Slice(n, n+k, 0, dim).(*mat.Dense).Copy(neg)
 		cand = m.cand
 	}
+	var loss float64
+	if s, ok := m.rowProducts(a, cand); ok {
+		loss = m.rowLoss(s, n+k)
+	} else {
+		loss = m.matrixLoss(a, cand, n+k)
+	}
+	// dL/da and dL/dcand share one matrix, so that a caller holding a and b
+	// as consecutive rows of one matrix finds their gradients laid out the
+	// same way (fit then skips a copy).
+	m.grad = resize(m.grad, 2*n+k, dim)
+	m.da = m.grad.Slice(0, n, 0, dim).(*mat.Dense)
+	m.dcand = m.grad.Slice(n, 2*n+k, 0, dim).(*mat.Dense)
+	m.pw.backward(m.g, m.da, m.dcand, true)
+	if neg == nil {
+		return loss, m.da, m.dcand, nil, nil
+	}
+	m.db = resize(m.db, n, dim)
+	m.db.Copy(m.dcand.Slice(0, n, 0, dim))
+	m.dn = resize(m.dn, k, dim)
+	m.dn.Copy(m.dcand.Slice(n, n+k, 0, dim))
+	return loss, m.da, m.db, m.dn, nil
+}
+
+// rowProducts returns the float32 products of the similarity matrix when
+// rowLoss can take them: float32 precision, the cosine or dot similarity,
+// and not Symmetric (whose second term needs the whole logits matrix).
+func (m *MultipleNegativesRanking) rowProducts(a, cand *mat.Dense) (blas32.General, bool) {
+	if m.Symmetric {
+		return blas32.General{}, false
+	}
+	return m.pw.products32(m.Similarity, a, cand)
+}
+
+// rowLoss is matrixLoss from the float32 similarity products s (n rows of
+// c columns) of the cosine or dot similarity, one row at a time: each row's
+// distances, logits, softmax cross-entropy and dL/dD are computed while the
+// row is in cache, with the same operations in the same order as
+// matrixLoss's passes over whole matrices.
+func (m *MultipleNegativesRanking) rowLoss(s blas32.General, c int) float64 {
+	n := s.Rows
+	one := 0.0 // D = one - s
+	if m.Similarity == Cosine {
+		one = 1
+	}
+	m.logits = resize(m.logits, n, c)
+	m.g = resize(m.g, n, c)
+	m.losses = grow(m.losses, n)
+	scale := 1 / float64(n)
+	par.For(n, 4096/max(c, 1), func(lo, hi int) {
+		e := make([]float64, c)
+		for i := lo; i < hi; i++ {
+			lr, gr := row(m.logits, i), row(m.g, i)
+			for j, v := range s.Data[i*s.Stride : i*s.Stride+c] {
+				lr[j] = m.Scale * m.Similarity.Similarity(one-float64(v))
+			}
+			m.losses[i] = crossEntropyRow(lr, i, scale, gr, e)
+			// dL/dD = dL/dlogits * scale * ds/dd, and ds/dd is -1.
+			floats.Scale(-m.Scale, gr)
+		}
+	})
+	return sumLosses(m.losses) * scale
+}
+
+// matrixLoss computes the distance matrix of a and the c candidates, the
+// logits, the cross-entropy (both ways when Symmetric) and dL/dD into m.g,
+// each as a pass over a whole matrix, and returns the loss.
+func (m *MultipleNegativesRanking) matrixLoss(a, cand *mat.Dense, c int) float64 {
+	n, _ := a.Dims()
 	dist := m.pw.compute(m.Similarity, a, cand, false)
-	m.logits = resize(m.logits, n, n+k)
+	m.logits = resize(m.logits, n, c)
 	prows(dist, func(i int, dr []float64) {
 		lr := row(m.logits, i)
 		for j, v := range dr {
@@ -178,7 +250,7 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 	for i := range m.targets {
 		m.targets[i] = i
 	}
-	m.g = resize(m.g, n, n+k)
+	m.g = resize(m.g, n, c)
 	weight := 1.0
 	if m.Symmetric {
 		weight = 0.5
@@ -204,21 +276,7 @@ func (m *MultipleNegativesRanking) LossWithNegatives(a, b, neg *mat.Dense, score
 			gr[j] *= m.Scale * m.Similarity.simGrad(dr[j])
 		}
 	})
-	// dL/da and dL/dcand share one matrix, so that a caller holding a and b
-	// as consecutive rows of one matrix finds their gradients laid out the
-	// same way (fit then skips a copy).
-	m.grad = resize(m.grad, 2*n+k, dim)
-	m.da = m.grad.Slice(0, n, 0, dim).(*mat.Dense)
-	m.dcand = m.grad.Slice(n, 2*n+k, 0, dim).(*mat.Dense)
-	m.pw.backward(m.g, m.da, m.dcand, true)
-	if neg == nil {
-		return loss, m.da, m.dcand, nil, nil
-	}
-	m.db = resize(m.db, n, dim)
-	m.db.Copy(m.dcand.Slice(0, n, 0, dim))
-	m.dn = resize(m.dn, k, dim)
-	m.dn.Copy(m.dcand.Slice(n, n+k, 0, dim))
-	return loss, m.da, m.db, m.dn, nil
+	return loss
 }
 
 // CoSENT is the CoSENT pair loss of SPEC section 3:
