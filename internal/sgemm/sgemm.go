@@ -74,6 +74,12 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 	if am != m || bn != n || ak != k || bk != k {
 		panic("sgemm: shape mismatch")
 	}
+	// The assembly reads a and b and writes c without bounds checks.
+	for _, g := range []blas32.General{a, b, c} {
+		if g.Rows > 0 && g.Cols > 0 && (g.Cols > g.Stride || len(g.Data) < (g.Rows-1)*g.Stride+g.Cols) {
+			panic("sgemm: matrix data shorter than its shape and stride")
+		}
+	}
 	if k == 0 || alpha == 0 {
 		scale(c, beta)
 		return
@@ -159,7 +165,8 @@ func rowBlocks(c, a blas32.General, tA blas.Transpose, alpha float32, b blas32.G
 		rows := min(mr, hi-i0)
 		// The rows of a full block of a are read in place; anything else
 		// is packed.
-		pa, rsa, csa := &a.Data[0], a.Stride, 1
+		var pa *float32
+		rsa, csa := a.Stride, 1
 		if tA == blas.NoTrans && rows == mr {
 			pa = &a.Data[i0*a.Stride+p0]
 		} else {

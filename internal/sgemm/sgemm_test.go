@@ -109,6 +109,26 @@ func TestConcurrentProducts(t *testing.T) {
 	}
 }
 
+// TestShortDataPanics checks that a matrix whose data is shorter than its
+// shape needs is refused before the assembly could read or write past it
+// (without the kernel, blas32.Gemm refuses it).
+func TestShortDataPanics(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for q := range 3 {
+		a, b, c := randGeneral(rng, 12, 20, 0), randGeneral(rng, 20, 16, 0), randGeneral(rng, 12, 16, 0)
+		m := []*blas32.General{&a, &b, &c}[q]
+		m.Data = m.Data[:len(m.Data)-1]
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("operand %d one value short: no panic", q)
+				}
+			}()
+			Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+		}()
+	}
+}
+
 func BenchmarkGemm(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const m, n, k = 512, 384, 384
