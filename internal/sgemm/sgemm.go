@@ -3,9 +3,12 @@
 // gonum's Sgemm runs at about 8-10 GFLOP/s, and this kernel at several
 // times that, with no cgo.
 //
-// The method is the usual one (Goto's): op(B) is packed in panels of nr
+// The method is the usual one (Goto's): op(B) is cut in panels of nr
 // columns and op(A) in panels of mr rows, kc deep, so that an mr×nr block
-// of C accumulates in registers while the kernel streams both panels.
+// of C accumulates in registers while the kernel streams both panels. A
+// panel is read where it lies when its layout allows (the rows of an
+// untransposed A or B) and packed otherwise, by assembly routines for the
+// full panels of a transposed operand.
 package sgemm
 
 import (
@@ -92,8 +95,9 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 	}
 	// Row blocks of C are split between the team's goroutines when the
 	// product is large enough to pay for the hand-over; the caller takes
-	// the first share. Each packs its own panels of op(b): that costs
-	// 1/(2*its rows) of its multiplies.
+	// the first share. A transposed op(b) of up to sharedB values is packed
+	// once by all of them (sharedGemm); otherwise each packs the panels of
+	// op(b) it needs itself, which costs 1/(2*its rows) of its multiplies.
 	workers := 1
 	if parallel && 2*m*n*k >= 1<<25 {
 		workers = min(runtime.GOMAXPROCS(0), (m+mr-1)/mr)
