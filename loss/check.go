@@ -140,9 +140,15 @@ func crossEntropyRow(l []float64, target int, scale float64, gr, e []float64) fl
 			m = v
 		}
 	}
-	for j, v := range l {
-		e[j] = v - m
-	}
+	return crossEntropyRowMax(l, m, target, scale, gr, e)
+}
+
+// crossEntropyRowMax is crossEntropyRow given m, the largest logit of l.
+func crossEntropyRowMax(l []float64, m float64, target int, scale float64, gr, e []float64) float64 {
+	// e = l - m, vectorised: adding -m is the same IEEE operation as
+	// subtracting m.
+	copy(e, l)
+	floats.AddConst(-m, e)
 	vexp.Exp(e, e)
 	sum := floats.Sum(e)
 	floats.ScaleTo(gr, scale/sum, e)

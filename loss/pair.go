@@ -222,10 +222,15 @@ func (m *MultipleNegativesRanking) rowLoss(s blas32.General, c int) float64 {
 		e := make([]float64, c)
 		for i := lo; i < hi; i++ {
 			lr, gr := row(m.logits, i), row(m.g, i)
+			mx := math.Inf(-1)
 			for j, v := range s.Data[i*s.Stride : i*s.Stride+c] {
-				lr[j] = m.Scale * m.Similarity.Similarity(one-float64(v))
+				l := m.Scale * m.Similarity.Similarity(one-float64(v))
+				lr[j] = l
+				if l > mx { // as crossEntropyRow finds it
+					mx = l
+				}
 			}
-			m.losses[i] = crossEntropyRow(lr, i, scale, gr, e)
+			m.losses[i] = crossEntropyRowMax(lr, mx, i, scale, gr, e)
 			// dL/dD = dL/dlogits * scale * ds/dd, and ds/dd is -1.
 			floats.Scale(-m.Scale, gr)
 		}
