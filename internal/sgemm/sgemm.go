@@ -95,65 +95,57 @@ func gemm(tA, tB blas.Transpose, alpha float32, a, b blas32.General, beta float3
 	}
 	// Row blocks of C are split between the team's goroutines when the
 	// product is large enough to pay for the hand-over; the caller takes
-	// the first share. A transposed op(b) of up to sharedB values is packed
-	// once by all of them (sharedGemm); otherwise each packs the panels of
-	// op(b) it needs itself, which costs 1/(2*its rows) of its multiplies.
+	// the first share. Unless op(b) is packed once for all of them (below),
+	// each packs the panels of op(b) it needs itself, which costs 1/(2*its
+	// rows) of its multiplies.
 	workers := 1
 	if parallel && 2*m*n*k >= 1<<25 {
 		workers = min(runtime.GOMAXPROCS(0), (m+mr-1)/mr)
 	}
-	blocks := (m + mr - 1) / mr
+	// A transposed op(b) needs all its panels packed: when it is small
+	// enough, the workers pack it once, a share of the panels each, rather
+	// than each all of it.
+	var shared []float32
+	ldp := (n + nr - 1) / nr * nr // in shared, panel p0 of op(b) starts at p0*ldp
 	if workers > 1 && tB != blas.NoTrans && k*n <= sharedB {
-		sharedGemm(tA, alpha, a, b, tB, c, workers, set)
-		return
+		shared = getBuf(k * ldp)
+		defer putBuf(shared)
+		panels := ldp / nr
+		par.Do(workers, func(w int) {
+			lo, hi := w*panels/workers*nr, min((w+1)*panels/workers*nr, n)
+			for p0 := 0; p0 < k; p0 += kc {
+				kb := min(kc, k-p0)
+				packB(shared[p0*ldp+lo*kb:], b, tB, p0, kb, lo, hi-lo)
+			}
+		})
 	}
-	share := func(w int) {
+	blocks := (m + mr - 1) / mr
+	par.Do(workers, func(w int) {
 		lo, hi := w*blocks/workers*mr, min((w+1)*blocks/workers*mr, m)
-		bp := getBuf(min(n+nr-1, nc) / nr * nr * min(k, kc))
-		defer putBuf(bp)
+		var bp []float32
+		if shared == nil {
+			bp = getBuf(min(n+nr-1, nc) / nr * nr * min(k, kc))
+			defer putBuf(bp)
+		}
 		for p0 := 0; p0 < k; p0 += kc {
 			kb := min(kc, k-p0)
 			for j0 := 0; j0 < n; j0 += nc {
 				cols := min(nc, n-j0)
-				packB(bp, b, tB, p0, kb, j0, cols)
-				rowBlocks(c, a, tA, alpha, b, tB, bp, p0, kb, lo, hi, j0, cols, set && p0 == 0)
+				panels := bp
+				if shared != nil {
+					panels = shared[p0*ldp+j0*kb:]
+				} else {
+					packB(bp, b, tB, p0, kb, j0, cols)
+				}
+				rowBlocks(c, a, tA, alpha, b, tB, panels, p0, kb, lo, hi, j0, cols, set && p0 == 0)
 			}
 		}
-	}
-	par.Do(workers, share)
+	})
 }
 
 // sharedB is the most values of a transposed op(b) that the team packs
 // once, together, rather than each worker all of it: 1 MiB of float32s.
 const sharedB = 1 << 18
-
-// sharedGemm is gemm's parallel product when op(b) = b^T, whose panels all
-// need packing: the workers pack a share of them each, into one buffer
-// that holds all of op(b), and then multiply their row blocks.
-func sharedGemm(tA blas.Transpose, alpha float32, a, b blas32.General, tB blas.Transpose, c blas32.General, workers int, set bool) {
-	m, n, k := c.Rows, c.Cols, b.Cols
-	ldp := (n + nr - 1) / nr * nr // panel p0 of op(b) starts at bp[p0*ldp]
-	bp := getBuf(k * ldp)
-	defer putBuf(bp)
-	panels := ldp / nr
-	par.Do(workers, func(w int) {
-		lo, hi := w*panels/workers*nr, min((w+1)*panels/workers*nr, n)
-		for p0 := 0; p0 < k; p0 += kc {
-			kb := min(kc, k-p0)
-			packB(bp[p0*ldp+lo*kb:], b, tB, p0, kb, lo, hi-lo)
-		}
-	})
-	blocks := (m + mr - 1) / mr
-	par.Do(workers, func(w int) {
-		lo, hi := w*blocks/workers*mr, min((w+1)*blocks/workers*mr, m)
-		for p0 := 0; p0 < k; p0 += kc {
-			kb := min(kc, k-p0)
-			for j0 := 0; j0 < n; j0 += nc {
-				rowBlocks(c, a, tA, alpha, b, tB, bp[p0*ldp+j0*kb:], p0, kb, lo, hi, j0, min(nc, n-j0), set && p0 == 0)
-			}
-		}
-	})
-}
 
 // rowBlocks adds alpha*op(a)[lo:hi, p0:p0+kb] times op(b)[p0:p0+kb,
 // jc:jc+n] into rows lo to hi of c (with set, stores it there), reading
