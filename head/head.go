@@ -45,12 +45,7 @@ func (p *Param) Shape() []int {
 // ZeroGrad sets the gradient of every parameter to zero.
 func ZeroGrad(params []*Param) {
 	for _, p := range params {
-		g := p.Grad.RawMatrix()
-		if g.Stride != g.Cols {
-			p.Grad.Zero()
-			continue
-		}
-		par.Clear(g.Data[:g.Rows*g.Cols])
+		par.Clear(p.Grad)
 	}
 }
 

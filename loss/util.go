@@ -24,12 +24,7 @@ func resize(m *mat.Dense, r, c int) *mat.Dense {
 // zeroed is resize followed by setting every element to zero.
 func zeroed(m *mat.Dense, r, c int) *mat.Dense {
 	m = resize(m, r, c)
-	raw := m.RawMatrix()
-	if raw.Stride != raw.Cols {
-		m.Zero()
-		return m
-	}
-	par.Clear(raw.Data[:r*c])
+	par.Clear(m)
 	return m
 }
 

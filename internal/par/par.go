@@ -18,6 +18,7 @@ import (
 
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/gonum"
+	"gonum.org/v1/gonum/mat"
 )
 
 // Grain is the fewest elements an element-wise pass over float64 data
@@ -25,8 +26,15 @@ import (
 // below it, handing a share to a helper costs more than it saves.
 const Grain = 16384
 
-// Clear sets every element of s to zero, split over the team.
-func Clear(s []float64) {
+// Clear sets every element of m to zero, split over the team when m's rows
+// are contiguous in memory.
+func Clear(m *mat.Dense) {
+	raw := m.RawMatrix()
+	if raw.Stride != raw.Cols {
+		m.Zero()
+		return
+	}
+	s := raw.Data[:raw.Rows*raw.Cols]
 	For(len(s), Grain, func(lo, hi int) { clear(s[lo:hi]) })
 }
 

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // cover runs For and checks that every index was visited exactly once.
@@ -60,6 +62,31 @@ func TestDoRunsEveryShare(t *testing.T) {
 			if got[s].Load() != 1 {
 				t.Fatalf("%d shares: share %d ran %d times", shares, s, got[s].Load())
 			}
+		}
+	}
+}
+
+// TestClear clears a matrix with contiguous rows (split over the team) and
+// a view with a wider stride, whose elements outside the view must stay.
+func TestClear(t *testing.T) {
+	m := mat.NewDense(300, 200, nil)
+	for i := range m.RawMatrix().Data {
+		m.RawMatrix().Data[i] = float64(i + 1)
+	}
+	view := m.Slice(10, 20, 5, 15).(*mat.Dense)
+	Clear(view)
+	for i := range 300 {
+		for j := range 200 {
+			inView := i >= 10 && i < 20 && j >= 5 && j < 15
+			if v := m.At(i, j); (v == 0) != inView {
+				t.Fatalf("after clearing the view, [%d,%d] = %v", i, j, v)
+			}
+		}
+	}
+	Clear(m)
+	for i, v := range m.RawMatrix().Data {
+		if v != 0 {
+			t.Fatalf("element %d = %v after Clear", i, v)
 		}
 	}
 }
