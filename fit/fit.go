@@ -589,18 +589,8 @@ func stacked(a, b *mat.Dense) *mat.Dense {
 }
 
 func checkFinite(what string, m *mat.Dense) error {
-	raw := m.RawMatrix()
-	// Scan element by element only to name the culprit, or when a sum
-	// overflowed.
-	if raw.Stride == raw.Cols && finite.All(raw.Data[:raw.Rows*raw.Cols]) {
-		return nil
-	}
-	for i := 0; i < raw.Rows; i++ {
-		for j, v := range raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols] {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%s is %v at [%d,%d]", what, v, i, j)
-			}
-		}
+	if i, j, v, found := finite.First(m.RawMatrix()); found {
+		return fmt.Errorf("%s is %v at [%d,%d]", what, v, i, j)
 	}
 	return nil
 }

@@ -18,24 +18,10 @@ var ErrEmptyBatch = errors.New("empty batch")
 
 // checkFinite returns an error naming the first NaN or infinite element of m.
 func checkFinite(what string, m *mat.Dense) error {
-	// Scan element by element only to name the culprit, or when a sum
-	// overflowed.
-	if raw := m.RawMatrix(); raw.Stride == raw.Cols && finite.All(raw.Data[:raw.Rows*raw.Cols]) {
-		return nil
+	if i, j, v, found := finite.First(m.RawMatrix()); found {
+		return fmt.Errorf("%s row %d column %d is %v", what, i, j, v)
 	}
-	var err error
-	rows(m, func(i int, r []float64) {
-		if err != nil {
-			return
-		}
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				err = fmt.Errorf("%s row %d column %d is %v", what, i, j, v)
-				return
-			}
-		}
-	})
-	return err
+	return nil
 }
 
 // checkMatrix rejects a nil, empty or non-finite matrix.
