@@ -2,6 +2,13 @@
 
 #include "textflag.h"
 
+// The kernel's last steps, for one row of the block of c held in lo and
+// hi: scale it by alpha (in Y0); add it to the row at DX; store it there.
+// The last two move DX on to the next row (R8 bytes on).
+#define SCALEROW(lo, hi) VMULPS Y0, lo, lo; VMULPS Y0, hi, hi
+#define ADDROW(lo, hi) VADDPS (DX), lo, lo; VMOVUPS lo, (DX); VADDPS 32(DX), hi, hi; VMOVUPS hi, 32(DX); ADDQ R8, DX
+#define STOREROW(lo, hi) VMOVUPS lo, (DX); VMOVUPS hi, 32(DX); ADDQ R8, DX
+
 // func kernel(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32, set bool)
 //
 // Element (i, p) of the 6×kb block of a is at a + i*rsa + p*csa (in
@@ -69,72 +76,32 @@ loop:
 
 done:
 	VBROADCASTSS alpha+64(FP), Y0
-	VMULPS Y0, Y4, Y4
-	VMULPS Y0, Y5, Y5
-	VMULPS Y0, Y6, Y6
-	VMULPS Y0, Y7, Y7
-	VMULPS Y0, Y8, Y8
-	VMULPS Y0, Y9, Y9
-	VMULPS Y0, Y10, Y10
-	VMULPS Y0, Y11, Y11
-	VMULPS Y0, Y12, Y12
-	VMULPS Y0, Y13, Y13
-	VMULPS Y0, Y14, Y14
-	VMULPS Y0, Y15, Y15
+	SCALEROW(Y4, Y5)
+	SCALEROW(Y6, Y7)
+	SCALEROW(Y8, Y9)
+	SCALEROW(Y10, Y11)
+	SCALEROW(Y12, Y13)
+	SCALEROW(Y14, Y15)
 	MOVBLZX set+68(FP), AX
 	TESTL AX, AX
 	JNZ   store
 
-	VADDPS (DX), Y4, Y4
-	VMOVUPS Y4, (DX)
-	VADDPS 32(DX), Y5, Y5
-	VMOVUPS Y5, 32(DX)
-	ADDQ R8, DX
-	VADDPS (DX), Y6, Y6
-	VMOVUPS Y6, (DX)
-	VADDPS 32(DX), Y7, Y7
-	VMOVUPS Y7, 32(DX)
-	ADDQ R8, DX
-	VADDPS (DX), Y8, Y8
-	VMOVUPS Y8, (DX)
-	VADDPS 32(DX), Y9, Y9
-	VMOVUPS Y9, 32(DX)
-	ADDQ R8, DX
-	VADDPS (DX), Y10, Y10
-	VMOVUPS Y10, (DX)
-	VADDPS 32(DX), Y11, Y11
-	VMOVUPS Y11, 32(DX)
-	ADDQ R8, DX
-	VADDPS (DX), Y12, Y12
-	VMOVUPS Y12, (DX)
-	VADDPS 32(DX), Y13, Y13
-	VMOVUPS Y13, 32(DX)
-	ADDQ R8, DX
-	VADDPS (DX), Y14, Y14
-	VMOVUPS Y14, (DX)
-	VADDPS 32(DX), Y15, Y15
-	VMOVUPS Y15, 32(DX)
+	ADDROW(Y4, Y5)
+	ADDROW(Y6, Y7)
+	ADDROW(Y8, Y9)
+	ADDROW(Y10, Y11)
+	ADDROW(Y12, Y13)
+	ADDROW(Y14, Y15)
 	VZEROUPPER
 	RET
 
 store:
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ R8, DX
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	ADDQ R8, DX
-	VMOVUPS Y8, (DX)
-	VMOVUPS Y9, 32(DX)
-	ADDQ R8, DX
-	VMOVUPS Y10, (DX)
-	VMOVUPS Y11, 32(DX)
-	ADDQ R8, DX
-	VMOVUPS Y12, (DX)
-	VMOVUPS Y13, 32(DX)
-	ADDQ R8, DX
-	VMOVUPS Y14, (DX)
-	VMOVUPS Y15, 32(DX)
+	STOREROW(Y4, Y5)
+	STOREROW(Y6, Y7)
+	STOREROW(Y8, Y9)
+	STOREROW(Y10, Y11)
+	STOREROW(Y12, Y13)
+	STOREROW(Y14, Y15)
 	VZEROUPPER
 	RET
 
