@@ -189,7 +189,7 @@ func readEncoder(enc *onnx.TextEncoder, prefix string) (*pb.ModelProto, encoderO
 // defaultOpset is the version of the default ONNX domain that pm imports.
 func defaultOpset(pm *pb.ModelProto) int64 {
 	for _, o := range pm.OpsetImport {
-		if o.Domain == "" || o.Domain == "ai.onnx" {
+		if domain(o.Domain) == "" {
 			return o.Version
 		}
 	}
@@ -226,6 +226,7 @@ func merge(dst, src *pb.ModelProto) error {
 	return nil
 }
 
+// domain is d with ONNX's default domain, "" or "ai.onnx", spelt "".
 func domain(d string) string {
 	if d == "ai.onnx" {
 		return ""
