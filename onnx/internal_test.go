@@ -4,6 +4,9 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
+
+	ort "github.com/yalue/onnxruntime_go"
 )
 
 func TestVersionAtLeast(t *testing.T) {
@@ -103,5 +106,42 @@ func TestPackRows(t *testing.T) {
 	}
 	if want := [3][]int{{0}, {1, 4}, {2, 3}}; !slices.EqualFunc(placed[:], want[:], slices.Equal) {
 		t.Errorf("placed %v, want %v", placed, want)
+	}
+}
+
+// TestPickIdleSession checks when a run gets the idle-threads session: when
+// it starts alone, but not while another run is in flight, nor for
+// idleAfter after two runs overlapped.
+func TestPickIdleSession(t *testing.T) {
+	shared, idle := new(ort.DynamicAdvancedSession), new(ort.DynamicAdvancedSession)
+	e := &TextEncoder{idle: idle}
+	s, done := e.pick(shared)
+	if s != idle {
+		t.Fatal("a first run alone did not get the idle session")
+	}
+	done()
+	s, done = e.pick(shared)
+	if s != idle {
+		t.Fatal("a second run alone, with no overlap yet, did not get the idle session")
+	}
+	s2, done2 := e.pick(shared)
+	if s2 != shared {
+		t.Fatal("a run beside another got the idle session")
+	}
+	done()
+	done2()
+	s, done = e.pick(shared)
+	if s != shared {
+		t.Fatal("a run alone right after two overlapped got the idle session")
+	}
+	done()
+	time.Sleep(idleAfter)
+	s, done = e.pick(shared)
+	if s != idle {
+		t.Fatalf("a run alone %v after the last overlap did not get the idle session", idleAfter)
+	}
+	done()
+	if n := e.inFlight.Load(); n != 0 {
+		t.Errorf("%d runs in flight after all ended", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -128,9 +129,10 @@ func WithPacking(on bool) TextOption { return func(o *textOptions) { o.noPacking
 // so that a lone request, the common case of a lightly loaded server, uses
 // n cores instead of WithThreads'. Its threads spin between the operators
 // of a run, which saves waking a sleeping thread for each one, and stop as
-// soon as the run ends, so runs that start later on the other session keep
-// their cores. The second session holds its own copy of the model's
-// weights.
+// soon as the run ends. Under concurrent load, for 200 ms after two runs
+// last overlapped, every run takes the ordinary session: a run that took
+// all the cores would share them with the next one for the whole of its
+// length. The second session holds its own copy of the model's weights.
 func WithIdleThreads(n int) TextOption { return func(o *textOptions) { o.idleThreads = n } }
 
 // WithTokenizer replaces the tokenizer implementation (default NewHFTokenizer).
@@ -177,7 +179,21 @@ type TextEncoder struct {
 	idleThreads int
 	idle        *ort.DynamicAdvancedSession // for runs that start alone
 	inFlight    atomic.Int32                // runs in flight (with idle)
+	overlapped  atomic.Int64                // when runs last overlapped (since epoch; 0: never)
 }
+
+// idleAfter is how long after two runs last overlapped a run that starts
+// alone still takes the ordinary session rather than the idle one. Under
+// concurrent load runs overlap all the time, and one that happens to start
+// in the gap between two others would otherwise take every core just before
+// the next run starts beside it, so that the two share the cores with one
+// thread too many for the whole of the first run. A server whose runs
+// overlap 16 clients' requests measured 3% faster with no idle session at
+// all; a lone client still gets the idle session, whose runs never overlap.
+const idleAfter = 200 * time.Millisecond
+
+// epoch is the origin of TextEncoder.overlapped, on the monotonic clock.
+var epoch = time.Now()
 
 // sessionsOpened counts the ONNX Runtime sessions opened in this process.
 var sessionsOpened atomic.Int64
@@ -513,13 +529,16 @@ func (e *TextEncoder) newSession(model []byte, feed []string, threads int, spin 
 }
 
 // pick returns the session for a run about to start: the idle-threads one
-// when no other run is in flight, sess otherwise; done must be called when
-// the run ends.
+// when no other run is in flight and none has overlapped another for
+// idleAfter, sess otherwise; done must be called when the run ends.
 func (e *TextEncoder) pick(sess *ort.DynamicAdvancedSession) (s *ort.DynamicAdvancedSession, done func()) {
 	if e.idle == nil {
 		return sess, func() {}
 	}
-	if e.inFlight.Add(1) == 1 {
+	now := int64(time.Since(epoch))
+	if e.inFlight.Add(1) > 1 {
+		e.overlapped.Store(now)
+	} else if last := e.overlapped.Load(); last == 0 || now-last >= int64(idleAfter) {
 		sess = e.idle
 	}
 	return sess, func() { e.inFlight.Add(-1) }
