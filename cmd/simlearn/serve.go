@@ -34,7 +34,9 @@ Once listening, the bound address is printed on standard output as
 "listening on http://HOST:PORT" (useful with --addr 127.0.0.1:0). Unless
 --threads is given, each worker's ONNX Runtime calls use the number of CPUs
 divided by --workers, and a call that starts while no other runs uses all of
-them (--idle-threads), so that a lone request is answered sooner.
+them (--idle-threads), so that a lone request is answered sooner; under
+concurrent load (calls overlapping in the last 200 ms) every call keeps to
+its share.
 
 MODEL is a servable directory (written by fit) or an encoder directory
 (model.onnx and tokenizer.json) served as the frozen encoder.
@@ -62,7 +64,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	f.IntVar(&cfg.MaxBatch, "max-batch", 64, "most texts encoded in one model call")
 	f.DurationVar(&cfg.MaxWait, "max-wait", 2*time.Millisecond, "longest wait for more texts while requests arrive (negative: never wait)")
 	f.IntVar(&cfg.Workers, "workers", 2, "model calls running at the same time")
-	f.IntVar(&enc.IdleThreads, "idle-threads", -1, "ONNX Runtime `threads` of a second session for model calls that start while no other runs (default: the number of CPUs when --threads leaves some unused; 0: none)")
+	f.IntVar(&enc.IdleThreads, "idle-threads", -1, "ONNX Runtime `threads` of a second session for model calls that start while no other runs, unless calls overlapped in the last 200 ms (default: the number of CPUs when --threads leaves some unused; 0: none)")
 	f.IntVar(&cfg.QueueSize, "queue", 1024, "request parts that may wait for a batch")
 	f.BoolVar(&cfg.NoBatching, "no-batching", false, "encode each request on its own, without micro-batching")
 	f.DurationVar(&cfg.RequestTimeout, "timeout", 30*time.Second, "longest time to answer a request (exceeded: 504)")
