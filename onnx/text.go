@@ -67,6 +67,7 @@ type textOptions struct {
 	threads      int
 	workers      int
 	noPacking    bool
+	noHugePages  bool
 	idleThreads  int
 	newTokenizer NewTokenizerFunc
 }
@@ -124,6 +125,15 @@ func WithWorkers(n int) TextOption { return func(o *textOptions) { o.workers = n
 // padded runs to float32 rounding.
 func WithPacking(on bool) TextOption { return func(o *textOptions) { o.noPacking = !on } }
 
+// WithHugePages turns on or off (default on) backing the memory that
+// opening the session maps and fills (ONNX Runtime's copy of the model's
+// weights, above all) with transparent huge pages, on Linux 6.1 or later
+// with THP not set to "never" (MADV_COLLAPSE). Every run reads all the
+// weights, and with 4 KiB pages each of their pages costs a TLB miss. Two
+// streams of 8-text calls to all-MiniLM-L6-v2 ran 1.1% faster (4 of 4
+// alternating runs); HugePages reports how much was collapsed.
+func WithHugePages(on bool) TextOption { return func(o *textOptions) { o.noHugePages = !on } }
+
 // WithIdleThreads gives runs that start while no other run of the encoder
 // is in flight a second session with n intra-op threads (default 0: none),
 // so that a lone request, the common case of a lightly loaded server, uses
@@ -153,11 +163,12 @@ type TextEncoder struct {
 	threads   int
 	workers   int
 
-	inputs  []string // model input names
-	output  string   // model output name
-	pooled  bool     // the output is already one vector per text
-	dim     int
-	packing bool // try to open the session on the packed graph
+	inputs    []string // model input names
+	output    string   // model output name
+	pooled    bool     // the output is already one vector per text
+	dim       int
+	packing   bool // try to open the session on the packed graph
+	hugePages bool // collapse the sessions' memory into huge pages
 
 	// Set when the session opens: whether it runs the packed graph (and if
 	// not, why), and the input names it is fed, in order.
@@ -165,6 +176,7 @@ type TextEncoder struct {
 	unpacked   string
 	feed       []string
 	packedRuns atomic.Int64 // runs that packed several texts
+	hugeBytes  int64        // bytes of the sessions' memory in huge pages
 
 	fingerprint string
 	tok         Tokenizer
@@ -231,6 +243,7 @@ func NewTextEncoder(opts ...TextOption) (*TextEncoder, error) {
 		threads:   o.threads,
 		workers:   o.workers,
 		packing:   !o.noPacking,
+		hugePages: !o.noHugePages,
 
 		idleThreads: o.idleThreads,
 		fields:      fieldReader{field: o.cfg.Field},
@@ -397,6 +410,15 @@ func (e *TextEncoder) Packing() (on bool, why string) {
 	return e.packed, e.unpacked
 }
 
+// HugePages returns how many bytes of the memory that opening the sessions
+// mapped are backed by transparent huge pages (see WithHugePages): 0 before
+// the session opens, with huge pages off, or where the system has none.
+func (e *TextEncoder) HugePages() int64 {
+	e.open.Lock()
+	defer e.open.Unlock()
+	return e.hugeBytes
+}
+
 // HasSession reports whether the encoder has opened its ONNX Runtime session.
 func (e *TextEncoder) HasSession() bool {
 	e.open.Lock()
@@ -443,6 +465,7 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ONNX Runtime session for %s: %w", e.modelPath, err)
 	}
+	before, listErr := anonMappings()
 	sess, err := e.newSession(model, feed, e.threads, true)
 	if err != nil {
 		return nil, err
@@ -461,8 +484,12 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 		// and what made it are garbage now. Collect them at once: left to
 		// the next cycle, they would set the heap goal for the whole
 		// process and hold that memory until a collection that a serving
-		// process may take minutes to reach.
+		// process may take minutes to reach. (This also returns the pages
+		// to the system, so that collapseNew leaves them alone.)
 		debug.FreeOSMemory()
+	}
+	if e.hugePages && listErr == nil {
+		e.hugeBytes = collapseNew(before)
 	}
 	return sess, nil
 }

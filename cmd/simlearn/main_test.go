@@ -400,8 +400,8 @@ func serveOnce(t *testing.T, model, text string) []float32 {
 		}
 		lines = append(lines, line)
 	}
-	if len(lines) != 2 || !strings.HasSuffix(lines[0], ": packed runs\n") {
-		t.Errorf("serve: want one encoder line saying packed runs before the address, got %q", lines)
+	if len(lines) != 2 || !strings.Contains(lines[0], ": packed runs, ") || !strings.HasSuffix(lines[0], " MiB of model memory in huge pages\n") {
+		t.Errorf("serve: want one encoder line saying packed runs and huge pages before the address, got %q", lines)
 	}
 	base := strings.TrimSpace(strings.TrimPrefix(lines[len(lines)-1], "listening on "))
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {

@@ -112,10 +112,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	for _, enc := range m.Encoders() {
 		if te, ok := enc.(*onnx.TextEncoder); ok {
 			if on, why := te.Packing(); on {
-				fmt.Fprintf(e.stdout, "encoder %s: packed runs\n", te.Name())
+				fmt.Fprintf(e.stdout, "encoder %s: packed runs", te.Name())
 			} else {
-				fmt.Fprintf(e.stdout, "encoder %s: padded runs (%s)\n", te.Name(), why)
+				fmt.Fprintf(e.stdout, "encoder %s: padded runs (%s)", te.Name(), why)
 			}
+			fmt.Fprintf(e.stdout, ", %d MiB of model memory in huge pages\n", te.HugePages()>>20)
 		}
 	}
 	srv, err := serve.New(m, cfg)
