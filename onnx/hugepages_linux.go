@@ -58,8 +58,9 @@ func anonMappings() ([]mapping, error) {
 // after before was listed and is nearly all resident: ONNX Runtime's copy
 // of a model's weights, which every run reads from end to end. With 4 KiB
 // pages, that read misses the TLB once per page (10,900 pages for the
-// products of all-MiniLM-L6-v2); with 2 MiB pages, once per 512. Mappings less than 90%
-// resident are left alone, since collapsing a range populates all of it.
+// products of all-MiniLM-L6-v2); with 2 MiB pages, once per 512. Mappings
+// less than 90% resident are left alone, since collapsing a range populates
+// all of it.
 // It returns the bytes collapsed; it is best effort, and a kernel without
 // MADV_COLLAPSE (before 6.1) or with THP off collapses nothing.
 func collapseNew(before []mapping) int64 {

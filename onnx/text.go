@@ -465,7 +465,15 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ONNX Runtime session for %s: %w", e.modelPath, err)
 	}
-	before, listErr := anonMappings()
+	// Huge pages: list the mappings before the sessions open, so that only
+	// what they map is collapsed after (none if the list cannot be read).
+	var before []mapping
+	collapse := e.hugePages
+	if collapse {
+		var listErr error
+		before, listErr = anonMappings()
+		collapse = listErr == nil
+	}
 	sess, err := e.newSession(model, feed, e.threads, true)
 	if err != nil {
 		return nil, err
@@ -488,7 +496,7 @@ func (e *TextEncoder) session() (*ort.DynamicAdvancedSession, error) {
 		// to the system, so that collapseNew leaves them alone.)
 		debug.FreeOSMemory()
 	}
-	if e.hugePages && listErr == nil {
+	if collapse {
 		e.hugeBytes = collapseNew(before)
 	}
 	return sess, nil
